@@ -1,0 +1,378 @@
+# Copyright 2026 esp_sync developers
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+import logging
+import secrets
+from datetime import timedelta
+
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError, ValidationError
+from odoo.tools.safe_eval import safe_eval
+
+from .. import const
+from ..providers import BackendSettings, EspError, get_adapter
+
+_logger = logging.getLogger(__name__)
+
+
+class EspBackend(models.Model):
+    """One connection to one ESP account, for one company."""
+
+    _name = "esp.backend"
+    _description = "ESP Connector Backend"
+    _inherit = ["mail.thread"]
+    _check_company_auto = True
+    _order = "company_id, sequence, id"
+
+    name = fields.Char(required=True, tracking=True)
+    sequence = fields.Integer(default=10)
+    active = fields.Boolean(default=True, tracking=True)
+    provider = fields.Selection(const.PROVIDERS, required=True, tracking=True)
+    company_id = fields.Many2one(
+        "res.company",
+        required=True,
+        default=lambda self: self.env.company,
+        tracking=True,
+    )
+    base_url = fields.Char(
+        "API base URL",
+        compute="_compute_base_url",
+        store=True,
+        readonly=False,
+        help="The provider's API endpoint. Point it at the local ESP sandbox "
+        "(for example http://127.0.0.1:8073/klaviyo) to try esp_sync without an "
+        "account.",
+    )
+    # --- credentials: system administrators only ------------------------------
+    api_key = fields.Char(
+        "API key", groups="base.group_system", copy=False, help="Private API key."
+    )
+    api_user = fields.Char(
+        "API user", groups="base.group_system", copy=False, help="Dotdigital API user."
+    )
+    api_secret = fields.Char(
+        "API password", groups="base.group_system", copy=False
+    )
+    webhook_secret = fields.Char(
+        groups="base.group_system",
+        copy=False,
+        help="Token in the webhook URL (Mailchimp) or signing secret (Klaviyo).",
+    )
+    has_credentials = fields.Boolean(compute="_compute_has_credentials")
+    # --- provider settings ------------------------------------------------------
+    klaviyo_revision = fields.Char(default="2026-07-15")
+    klaviyo_list_id = fields.Char(
+        "Klaviyo list", help="List people who opt in in Odoo are subscribed to."
+    )
+    mailchimp_list_id = fields.Char("Mailchimp audience id")
+    mailchimp_store_id = fields.Char("Mailchimp store id")
+    dotdigital_region = fields.Char(default="r1")
+    dotdigital_address_book_id = fields.Char("Dotdigital address book id")
+    dotdigital_api_endpoint = fields.Char(
+        readonly=True, copy=False, help="Regional endpoint found by account-info."
+    )
+    consent_master = fields.Selection(
+        [("odoo", "Odoo"), ("esp", "ESP")],
+        compute="_compute_consent_master",
+        store=True,
+        readonly=False,
+        help="Odoo: Odoo's opt-in and opt-out drive the ESP. ESP: the ESP owns "
+        "subscription status and reports unsubscribes back to Odoo.",
+    )
+    consent_source = fields.Char(default="Odoo", help="Custom consent source.")
+    # --- who and what syncs --------------------------------------------------------
+    partner_domain = fields.Char(
+        default=const.DEFAULT_PARTNER_DOMAIN,
+        required=True,
+        help="Partners matching this domain sync to this backend.",
+    )
+    sync_profiles = fields.Boolean(default=True)
+    profile_mode = fields.Selection(const.SYNC_MODES, default="realtime", required=True)
+    sync_consent = fields.Boolean(default=True)
+    consent_mode = fields.Selection(const.SYNC_MODES, default="realtime", required=True)
+    sync_orders = fields.Boolean(default=True)
+    order_mode = fields.Selection(const.SYNC_MODES, default="realtime", required=True)
+    sync_fulfilments = fields.Boolean(default=True)
+    fulfilment_mode = fields.Selection(
+        const.SYNC_MODES, default="realtime", required=True
+    )
+    sync_refunds = fields.Boolean(default=True)
+    refund_mode = fields.Selection(const.SYNC_MODES, default="realtime", required=True)
+    refund_trigger = fields.Selection(
+        [("posted", "Credit note posted"), ("paid", "Credit note paid")],
+        default="posted",
+        required=True,
+    )
+    sync_catalog = fields.Boolean(default=False)
+    catalog_mode = fields.Selection(
+        const.SYNC_MODES, default="scheduled", required=True
+    )
+    batch_interval = fields.Integer(
+        "Batch interval (minutes)",
+        default=15,
+        help="How often scheduled streams are delivered.",
+    )
+    last_batch_at = fields.Datetime(readonly=True, copy=False)
+    latency_alert_minutes = fields.Integer(
+        "Latency alert (minutes)",
+        default=30,
+        help="Alert when a change waits longer than this to reach the ESP.",
+    )
+    last_consent_poll_at = fields.Datetime(readonly=True, copy=False)
+    mapping_ids = fields.One2many("esp.field.mapping", "backend_id", "Field mapping")
+    # --- health --------------------------------------------------------------------
+    pending_count = fields.Integer(compute="_compute_health")
+    failed_count = fields.Integer(compute="_compute_health")
+    exception_count = fields.Integer(compute="_compute_health")
+    oldest_pending_at = fields.Datetime(compute="_compute_health")
+
+    _sql_constraints = [
+        (
+            "batch_interval_positive",
+            "CHECK(batch_interval > 0)",
+            "The batch interval must be positive.",
+        ),
+    ]
+
+    @api.depends("provider")
+    def _compute_base_url(self):
+        for backend in self:
+            if not backend.base_url:
+                backend.base_url = const.DEFAULT_BASE_URLS.get(backend.provider, "")
+
+    @api.depends("provider")
+    def _compute_consent_master(self):
+        for backend in self:
+            backend.consent_master = const.DEFAULT_CONSENT_MASTER.get(
+                backend.provider, "odoo"
+            )
+
+    def _compute_has_credentials(self):
+        for backend, sudo_backend in zip(self, self.sudo(), strict=True):
+            if backend.provider == "dotdigital":
+                backend.has_credentials = bool(
+                    sudo_backend.api_user and sudo_backend.api_secret
+                )
+            else:
+                backend.has_credentials = bool(sudo_backend.api_key)
+
+    def _compute_health(self):
+        events = self.env["esp.sync.event"].sudo()
+        exceptions = self.env["esp.sync.exception"].sudo()
+        for backend in self:
+            pending = events.search(
+                [("backend_id", "=", backend.id), ("state", "=", "pending")],
+                order="occurred_at",
+            )
+            backend.pending_count = len(pending)
+            backend.oldest_pending_at = pending[:1].occurred_at
+            backend.failed_count = events.search_count(
+                [("backend_id", "=", backend.id), ("state", "=", "failed")]
+            )
+            backend.exception_count = exceptions.search_count(
+                [("backend_id", "=", backend.id), ("state", "=", "open")]
+            )
+
+    @api.constrains("partner_domain")
+    def _check_partner_domain(self):
+        for backend in self:
+            try:
+                domain = safe_eval(backend.partner_domain or "[]")
+                self.env["res.partner"].search_count(domain, limit=1)
+            except Exception as exc:
+                raise ValidationError(
+                    _("The partner domain of %(name)s is not valid: %(error)s",
+                      name=backend.name, error=exc)
+                ) from exc
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        for vals in vals_list:
+            vals.setdefault("webhook_secret", secrets.token_urlsafe(24))
+        return super().create(vals_list)
+
+    # ---------------------------------------------------------------- actions
+    def action_test_connection(self):
+        """Call the ESP with the stored credentials and report the result."""
+        self.ensure_one()
+        try:
+            account = self._esp_adapter().test_connection()
+        except EspError as err:
+            raise UserError(
+                _("Connection to %(name)s failed: %(error)s", name=self.name,
+                  error=err)
+            ) from err
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "title": _("Connection works"),
+                "message": account,
+                "type": "success",
+                "sticky": False,
+            },
+        }
+
+    def action_open_exceptions(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "esp_sync.action_esp_sync_exception"
+        )
+        action["domain"] = [("backend_id", "=", self.id)]
+        return action
+
+    def action_open_events(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "esp_sync.action_esp_sync_event"
+        )
+        action["domain"] = [("backend_id", "=", self.id)]
+        return action
+
+    def action_deliver_pending(self):
+        """Enqueue delivery of every pending change, whatever its mode."""
+        for backend in self:
+            backend._esp_enqueue_pending()
+        return True
+
+    # ---------------------------------------------------------- adapter access
+    def _esp_settings(self):
+        """Credentials and settings as plain values; read with sudo, never logged."""
+        self.ensure_one()
+        backend = self.sudo()
+        return BackendSettings(
+            provider=backend.provider,
+            base_url=(backend.base_url or "").rstrip("/"),
+            api_key=backend.api_key or "",
+            api_user=backend.api_user or "",
+            api_secret=backend.api_secret or "",
+            klaviyo_revision=backend.klaviyo_revision or "2026-07-15",
+            klaviyo_list_id=backend.klaviyo_list_id or "",
+            mailchimp_list_id=backend.mailchimp_list_id or "",
+            mailchimp_store_id=backend.mailchimp_store_id or "",
+            dotdigital_region=backend.dotdigital_region or "",
+            dotdigital_address_book_id=backend.dotdigital_address_book_id or "",
+            consent_source=backend.consent_source or "Odoo",
+            webhook_secret=backend.webhook_secret or "",
+            extra={"api_endpoint": backend.dotdigital_api_endpoint or ""},
+        )
+
+    def _esp_adapter(self):
+        """Return the provider adapter, or raise a configuration EspError."""
+        self.ensure_one()
+        if not self.has_credentials:
+            raise EspError(
+                _("The backend %(name)s has no API credentials. An administrator "
+                  "must enter them in Settings > ESP Sync.", name=self.name),
+                category="configuration",
+                code="missing_credentials",
+            )
+        return get_adapter(self._esp_settings())
+
+    # ------------------------------------------------------------ routing
+    @api.model
+    def _esp_backends_for_company(self, company, stream):
+        """Active backends of ``company`` with ``stream`` switched on."""
+        switch = {
+            "profile": "sync_profiles",
+            "consent": "sync_consent",
+            "order": "sync_orders",
+            "fulfilment": "sync_fulfilments",
+            "refund": "sync_refunds",
+            "catalog": "sync_catalog",
+        }[stream]
+        return (
+            self.sudo()
+            .search([("company_id", "=", company.id)])
+            .filtered(switch)
+        )
+
+    def _esp_sync_partners(self, partners):
+        """Return the subset of ``partners`` this backend syncs."""
+        self.ensure_one()
+        if not partners:
+            return partners
+        company_partners = self.env["res.company"].sudo().search([]).partner_id
+        domain = safe_eval(self.partner_domain or "[]")
+        candidates = partners.sudo().with_context(active_test=False)
+        return candidates.filtered_domain(domain) - company_partners
+
+    def _esp_stream_mode(self, stream):
+        self.ensure_one()
+        return self[f"{stream}_mode"] if stream != "fulfilment" else (
+            self.fulfilment_mode
+        )
+
+    # ----------------------------------------------------------- enqueueing
+    def _esp_enqueue_group(self, group_ref, urgent=False, eta=None):
+        """Enqueue (or coalesce into) the delivery job of one ordering group."""
+        self.ensure_one()
+        return self.with_delay(
+            channel=const.CHANNEL_URGENT if urgent else const.CHANNEL_BULK,
+            priority=const.PRIORITY_URGENT if urgent else const.PRIORITY_BULK,
+            identity_key=f"esp_sync:{self.id}:{group_ref}",
+            max_retries=const.MAX_ATTEMPTS,
+            eta=eta,
+            description=_("ESP delivery: %(backend)s %(group)s",
+                          backend=self.name, group=group_ref),
+        )._esp_deliver_group(group_ref)
+
+    def _esp_enqueue_pending(self, scheduled_only=False):
+        """Enqueue one job per ordering group that has pending events."""
+        self.ensure_one()
+        domain = [("backend_id", "=", self.id), ("state", "=", "pending")]
+        if scheduled_only:
+            domain.append(("mode", "=", "scheduled"))
+        groups = self.env["esp.sync.event"].sudo()._read_group(
+            domain, ["group_ref"], ["priority:min"]
+        )
+        for group_ref, min_priority in groups:
+            self._esp_enqueue_group(
+                group_ref, urgent=min_priority <= const.PRIORITY_URGENT
+            )
+        return len(groups)
+
+    # ---------------------------------------------------------------- jobs
+    def _esp_deliver_group(self, group_ref):
+        """Job: deliver the pending events of one ordering group, in order."""
+        self.ensure_one()
+        return self.env["esp.sync.event"]._esp_deliver_pending(self, group_ref)
+
+    # ---------------------------------------------------------------- crons
+    @api.model
+    def _cron_deliver_scheduled(self):
+        """Deliver the changes of scheduled streams of backends now due."""
+        now = fields.Datetime.now()
+        for backend in self.search([]):
+            due = not backend.last_batch_at or (
+                backend.last_batch_at + timedelta(minutes=backend.batch_interval)
+                <= now
+            )
+            if due:
+                backend._esp_enqueue_pending(scheduled_only=True)
+                backend.last_batch_at = now
+
+    @api.model
+    def _cron_poll_consent(self):
+        """Pull unsubscribes and suppressions made in the ESPs since last poll."""
+        for backend in self.search([("sync_consent", "=", True)]):
+            backend.with_delay(
+                channel=const.CHANNEL_URGENT,
+                priority=const.PRIORITY_URGENT,
+                identity_key=f"esp_sync:{backend.id}:poll_consent",
+            )._esp_poll_consent()
+
+    def _esp_poll_consent(self):
+        """Job: fetch consent changes made at the ESP and apply them in Odoo."""
+        self.ensure_one()
+        since = self.last_consent_poll_at or (
+            fields.Datetime.now() - timedelta(days=1)
+        )
+        started = fields.Datetime.now()
+        try:
+            updates = self._esp_adapter().fetch_consent_updates(since)
+        except EspError as err:
+            self.env["esp.sync.exception"]._esp_record(self, self, err)
+            return str(err)
+        applied = self.env["res.partner"]._esp_apply_consent_updates(self, updates)
+        self.last_consent_poll_at = started
+        return f"{len(updates)} consent changes read, {applied} partners updated"

@@ -1,0 +1,118 @@
+# Copyright 2026 esp_sync developers
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+from odoo import _, api, fields, models
+
+
+class EspSyncBinding(models.Model):
+    """Where one Odoo record stands in one backend (connector's binding)."""
+
+    _name = "esp.sync.binding"
+    _description = "ESP Sync Status"
+    _order = "last_sync_at desc, id desc"
+
+    backend_id = fields.Many2one(
+        "esp.backend", required=True, ondelete="cascade", index=True
+    )
+    company_id = fields.Many2one(related="backend_id.company_id", store=True)
+    provider = fields.Selection(related="backend_id.provider")
+    res_model = fields.Char("Model", required=True, index=True)
+    res_id = fields.Many2oneReference("Record id", model_field="res_model", index=True)
+    partner_id = fields.Many2one("res.partner", ondelete="cascade", index=True)
+    sale_order_id = fields.Many2one("sale.order", ondelete="cascade", index=True)
+    external_id = fields.Char("ESP id", readonly=True)
+    state = fields.Selection(
+        [
+            ("pending", "Pending"),
+            ("synced", "Synced"),
+            ("failed", "Failed"),
+        ],
+        default="pending",
+        required=True,
+    )
+    last_sync_at = fields.Datetime("Last sync", readonly=True)
+    last_error = fields.Char(readonly=True)
+    last_payload_hash = fields.Char(readonly=True)
+    pending_count = fields.Integer(compute="_compute_pending_count")
+
+    _sql_constraints = [
+        (
+            "record_unique",
+            "unique(backend_id, res_model, res_id)",
+            "A record has one sync status per backend.",
+        )
+    ]
+
+    def _compute_pending_count(self):
+        events = self.env["esp.sync.event"].sudo()
+        for binding in self:
+            binding.pending_count = events.search_count(
+                [
+                    ("backend_id", "=", binding.backend_id.id),
+                    ("res_model", "=", binding.res_model),
+                    ("res_id", "=", binding.res_id),
+                    ("state", "=", "pending"),
+                ]
+            )
+
+    @api.model
+    def _esp_get(self, backend, record):
+        """Return the binding of ``record`` on ``backend``, created if missing."""
+        binding = self.sudo().search(
+            [
+                ("backend_id", "=", backend.id),
+                ("res_model", "=", record._name),
+                ("res_id", "=", record.id),
+            ],
+            limit=1,
+        )
+        if not binding:
+            vals = {
+                "backend_id": backend.id,
+                "res_model": record._name,
+                "res_id": record.id,
+            }
+            if record._name == "res.partner":
+                vals["partner_id"] = record.id
+            elif record._name == "sale.order":
+                vals["sale_order_id"] = record.id
+            binding = self.sudo().create(vals)
+        return binding
+
+    def _esp_mark_synced(self, event, result, payload_hash):
+        vals = {
+            "state": "synced",
+            "last_sync_at": fields.Datetime.now(),
+            "last_error": False,
+        }
+        if event.event_type in ("profile", "catalog"):
+            vals["last_payload_hash"] = payload_hash
+        if result.external_id:
+            vals["external_id"] = result.external_id
+        self.write(vals)
+
+    def _esp_mark_failed(self, message):
+        newly_failed = self.filtered(lambda b: b.state != "failed")
+        self.write({"state": "failed", "last_error": message[:250]})
+        for binding in newly_failed:
+            binding._esp_post_failure(message)
+
+    def _esp_post_failure(self, message):
+        """Say on the record's chatter that its sync failed (no credentials)."""
+        record = self.env[self.res_model].browse(self.res_id).exists()
+        if record and hasattr(record, "message_post"):
+            record.sudo().message_post(
+                body=_(
+                    "Sync to %(backend)s failed: %(error)s",
+                    backend=self.backend_id.name,
+                    error=message,
+                ),
+                subtype_xmlid="mail.mt_note",
+            )
+
+    def action_sync_now(self):
+        """Queue a fresh delivery of the bound record, on the urgent channel."""
+        for binding in self:
+            record = self.env[binding.res_model].browse(binding.res_id).exists()
+            if record:
+                record._esp_sync_now(binding.backend_id)
+        return True

@@ -1,0 +1,130 @@
+# Copyright 2026 esp_sync developers
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+from odoo import _, api, fields, models
+
+from .. import const
+from ..providers.base import redact
+
+
+class EspSyncException(models.Model):
+    """A delivery that needs a person: what failed, why, and who fixes it."""
+
+    _name = "esp.sync.exception"
+    _description = "ESP Sync Exception"
+    _inherit = ["mail.thread"]
+    _order = "last_seen desc, id desc"
+    _rec_name = "message"
+
+    backend_id = fields.Many2one(
+        "esp.backend", required=True, ondelete="cascade", index=True
+    )
+    company_id = fields.Many2one(related="backend_id.company_id", store=True)
+    provider = fields.Selection(related="backend_id.provider", store=True)
+    res_model = fields.Char("Model", required=True, index=True)
+    res_id = fields.Many2oneReference("Record id", model_field="res_model", index=True)
+    record_name = fields.Char("Record")
+    category = fields.Selection(const.ERROR_CATEGORIES, required=True, index=True)
+    team = fields.Selection(
+        const.TEAMS,
+        compute="_compute_team",
+        store=True,
+        readonly=False,
+        help="The team that owns this kind of problem.",
+    )
+    code = fields.Char(help="The ESP's error code or esp_sync's own.")
+    field = fields.Char(help="The field the ESP named, when it named one.")
+    message = fields.Text(required=True)
+    first_seen = fields.Datetime(default=fields.Datetime.now, required=True)
+    last_seen = fields.Datetime(default=fields.Datetime.now, required=True)
+    count = fields.Integer(default=1)
+    state = fields.Selection(
+        [("open", "Open"), ("resolved", "Resolved"), ("ignored", "Ignored")],
+        default="open",
+        required=True,
+        tracking=True,
+        index=True,
+    )
+    event_ids = fields.One2many("esp.sync.event", "exception_id", "Events")
+
+    @api.depends("category")
+    def _compute_team(self):
+        for exception in self:
+            exception.team = const.CATEGORY_TEAM.get(exception.category, "it")
+
+    @api.model
+    def _esp_record(self, backend, record, error, events=None):
+        """Open an exception for ``record`` or count one more occurrence."""
+        message = redact(error.message if hasattr(error, "message") else error,
+                         backend._esp_settings().secrets)
+        if getattr(error, "field", None):
+            message = _("%(message)s (field: %(field)s)", message=message,
+                        field=error.field)
+        category = str(getattr(error, "category", "data").value
+                       if hasattr(getattr(error, "category", None), "value")
+                       else getattr(error, "category", "data"))
+        existing = self.sudo().search(
+            [
+                ("backend_id", "=", backend.id),
+                ("res_model", "=", record._name),
+                ("res_id", "=", record.id),
+                ("category", "=", category),
+                ("state", "=", "open"),
+            ],
+            limit=1,
+        )
+        if existing:
+            existing.write(
+                {
+                    "count": existing.count + 1,
+                    "last_seen": fields.Datetime.now(),
+                    "message": message,
+                }
+            )
+            return existing
+        return self.sudo().create(
+            {
+                "backend_id": backend.id,
+                "res_model": record._name,
+                "res_id": record.id,
+                "record_name": record.display_name,
+                "category": category,
+                "code": getattr(error, "code", None) or False,
+                "field": getattr(error, "field", None) or False,
+                "message": message,
+            }
+        )
+
+    @api.model
+    def _esp_resolve(self, backend, record):
+        """A later delivery of ``record`` worked: close its open exceptions."""
+        self.sudo().search(
+            [
+                ("backend_id", "=", backend.id),
+                ("res_model", "=", record._name),
+                ("res_id", "=", record.id),
+                ("state", "=", "open"),
+            ]
+        ).write({"state": "resolved"})
+
+    def action_retry(self):
+        """Put the failed events back in the queue (once the cause is fixed)."""
+        events = self.sudo().event_ids.filtered(lambda e: e.state == "failed")
+        events.action_retry()
+        return True
+
+    def action_ignore(self):
+        self.write({"state": "ignored"})
+        self.sudo().event_ids.filtered(lambda e: e.state == "failed").write(
+            {"state": "skipped", "note": _("Ignored by %s", self.env.user.name)}
+        )
+        return True
+
+    def action_open_record(self):
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": self.res_model,
+            "res_id": self.res_id,
+            "view_mode": "form",
+            "target": "current",
+        }

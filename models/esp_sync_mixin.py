@@ -1,0 +1,78 @@
+# Copyright 2026 esp_sync developers
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+from odoo import api, fields, models
+
+from .. import const
+
+
+class EspSyncMixin(models.AbstractModel):
+    """Change capture and sync status shared by the synced business models."""
+
+    _name = "esp.sync.mixin"
+    _description = "ESP Sync Capture Mixin"
+
+    esp_sync_state = fields.Selection(
+        [
+            ("none", "Not synced"),
+            ("pending", "Pending"),
+            ("synced", "Synced"),
+            ("failed", "Failed"),
+        ],
+        "ESP sync",
+        compute="_compute_esp_sync_state",
+    )
+
+    def _compute_esp_sync_state(self):
+        bindings = self.env["esp.sync.binding"].sudo().search(
+            [("res_model", "=", self._name), ("res_id", "in", self.ids)]
+        )
+        for record in self:
+            states = set(bindings.filtered(lambda b, r=record: b.res_id == r.id).mapped(
+                "state"
+            ))
+            record.esp_sync_state = next(
+                (s for s in ("failed", "pending", "synced") if s in states), "none"
+            )
+
+    def _esp_partner(self):
+        """The person this record is about (override)."""
+        return self.env["res.partner"]
+
+    def _esp_group(self):
+        """The record whose events must stay in order with this one's."""
+        return self
+
+    def _esp_company(self):
+        return self.company_id if "company_id" in self._fields else self.env.company
+
+    @api.model
+    def _esp_capturing(self):
+        return not self.env.context.get(const.NO_CAPTURE)
+
+    def _esp_capture(self, event_type, backends=None):
+        """Record ``event_type`` for each record on each backend concerned.
+
+        Runs in the user's transaction and only writes ledger rows and
+        enqueues jobs: no ESP is called here.
+        """
+        if not self._esp_capturing():
+            return
+        ledger = self.env["esp.sync.event"]
+        stream = const.EVENT_STREAM[event_type]
+        for record in self:
+            candidates = backends if backends is not None else (
+                self.env["esp.backend"]._esp_backends_for_company(
+                    record._esp_company(), stream
+                )
+            )
+            partner = record._esp_partner()
+            for backend in candidates:
+                if partner is not None and partner and not backend._esp_sync_partners(
+                    partner
+                ):
+                    continue
+                ledger._esp_record(backend, event_type, record, record._esp_group())
+
+    def _esp_sync_now(self, backend=None):
+        """Queue a fresh delivery of this record (the form's Sync now button)."""
+        raise NotImplementedError

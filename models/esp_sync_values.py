@@ -1,0 +1,340 @@
+# Copyright 2026 esp_sync developers
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+"""Turn Odoo records into the plain values adapters understand."""
+
+import datetime
+
+from odoo import _, api, models
+from odoo.tools import SQL, email_normalize
+
+from .. import const
+from ..providers import EspError
+from ..providers import events as ev
+
+RECENT_RETURN_DAYS = 30
+
+
+def _utc(value):
+    if not value:
+        return None
+    if isinstance(value, datetime.date) and not isinstance(value, datetime.datetime):
+        value = datetime.datetime.combine(value, datetime.time())
+    return value.replace(tzinfo=datetime.UTC)
+
+
+class EspSyncValues(models.AbstractModel):
+    """Builds ``providers.events`` values from records, at delivery time."""
+
+    _name = "esp.sync.values"
+    _description = "ESP Sync Values Builder"
+
+    @api.model
+    def _esp_build(self, event, record):
+        """Return the plain values for ``event`` or None if it was skipped."""
+        backend = event.backend_id
+        if event.event_type == "profile":
+            return self._esp_profile(backend, record)
+        if event.event_type == "consent":
+            if backend.consent_master != "odoo":
+                event._esp_mark_skipped(
+                    _("%(provider)s owns subscription status for this backend.",
+                      provider=backend.provider.title())
+                )
+                return None
+            return self._esp_consent(backend, record)
+        if event.event_type in const.ORDER_EVENT_KIND:
+            return self._esp_order_event(event, record)
+        raise EspError(
+            _("Events of type %(type)s are not delivered yet.", type=event.event_type),
+            category="configuration",
+        )
+
+    # ----------------------------------------------------------------- people
+    @api.model
+    def _esp_email(self, partner):
+        """The normalised email of ``partner``; a data EspError when unusable."""
+        if not partner.email:
+            raise EspError(
+                _("%(name)s has no email address, so no ESP can identify them.",
+                  name=partner.display_name),
+                category="data",
+                code="email_missing",
+                field="email",
+            )
+        normalized = email_normalize(partner.email, strict=True)
+        if not normalized:
+            raise EspError(
+                _("The email address '%(email)s' of %(name)s is not valid.",
+                  email=partner.email, name=partner.display_name),
+                category="data",
+                code="email_invalid",
+                field="email",
+            )
+        return normalized
+
+    @api.model
+    def _esp_canonical_partner(self, backend, email):
+        """The oldest partner with ``email``: all of them feed one profile."""
+        return (
+            self.env["res.partner"]
+            .sudo()
+            .with_context(active_test=False)
+            .search(
+                [
+                    ("email_normalized", "=", email),
+                    ("company_id", "in", (False, backend.company_id.id)),
+                ],
+                order="id",
+                limit=1,
+            )
+        )
+
+    @api.model
+    def _esp_external_id(self, backend, email):
+        """Per-company external id: never shared across companies."""
+        canonical = self._esp_canonical_partner(backend, email)
+        return f"odoo-{backend.company_id.id}-{canonical.id}"
+
+    @api.model
+    def _esp_profile(self, backend, partner):
+        email = self._esp_email(partner)
+        properties = self._esp_commerce_properties(backend, [email]).get(email, {})
+        properties.update(backend.mapping_ids._esp_values(partner))
+        first, _sep, last = (partner.name or "").partition(" ")
+        return ev.Profile(
+            email=email,
+            external_id=self._esp_external_id(backend, email),
+            first_name=first if not partner.is_company else "",
+            last_name=last if not partner.is_company else "",
+            phone=partner.phone or partner.mobile or "",
+            organization=partner.commercial_company_name or "",
+            address=self._esp_address(partner),
+            properties=properties,
+            tags=tuple(partner.category_id.mapped("name")),
+            customer_type="b2b" if partner.commercial_partner_id.is_company else "b2c",
+            consent=self._esp_consent(backend, partner),
+        )
+
+    @api.model
+    def _esp_address(self, partner):
+        return ev.Address(
+            street=partner.street or "",
+            street2=partner.street2 or "",
+            city=partner.city or "",
+            zip=partner.zip or "",
+            region=partner.state_id.name or "",
+            country=partner.country_id.name or "",
+            country_code=partner.country_id.code or "",
+        )
+
+    @api.model
+    def _esp_consent(self, backend, partner):
+        email = self._esp_email(partner)
+        status = partner._esp_consent_status()
+        return ev.Consent(
+            email=email,
+            external_id=self._esp_external_id(backend, email),
+            status=ev.ConsentStatus(status),
+            consented_at=_utc(partner.esp_consent_date),
+            source=partner.esp_consent_source or backend.consent_source or "Odoo",
+            suppressed=bool(partner.is_blacklisted),
+        )
+
+    @api.model
+    def _esp_commerce_properties(self, backend, emails):
+        """Order count, net spend, first/last order, last refund, returns.
+
+        One SQL aggregate per figure over every partner sharing each email,
+        limited to the backend's company: no per-record Python loops.
+        """
+        result = {email: {} for email in emails}
+        if not emails:
+            return result
+        company_id = backend.company_id.id
+        self.env.flush_all()
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT p.email_normalized, count(so.id), sum(so.amount_total),
+                       min(so.date_order), max(so.date_order)
+                  FROM sale_order so
+                  JOIN res_partner p ON p.id = so.partner_id
+                 WHERE p.email_normalized = ANY(%s) AND so.company_id = %s
+                   AND so.state = 'sale'
+                 GROUP BY p.email_normalized
+                """,
+                list(emails),
+                company_id,
+            )
+        )
+        for email, count, total, first, last in self.env.cr.fetchall():
+            result[email].update(
+                {
+                    "Order Count": count,
+                    "Total Spend": float(total or 0.0),
+                    "First Order Date": first.isoformat() if first else None,
+                    "Last Order Date": last.isoformat() if last else None,
+                }
+            )
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT p.email_normalized, sum(m.amount_total), max(m.invoice_date)
+                  FROM account_move m
+                  JOIN res_partner p ON p.id = m.partner_id
+                 WHERE p.email_normalized = ANY(%s) AND m.company_id = %s
+                   AND m.move_type = 'out_refund' AND m.state = 'posted'
+                 GROUP BY p.email_normalized
+                """,
+                list(emails),
+                company_id,
+            )
+        )
+        for email, refunded, last_refund in self.env.cr.fetchall():
+            props = result[email]
+            props["Total Refunded"] = float(refunded or 0.0)
+            props["Total Spend"] = props.get("Total Spend", 0.0) - float(refunded or 0)
+            props["Last Refund Date"] = last_refund.isoformat() if last_refund else None
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT p.email_normalized, max(sp.date_done)
+                  FROM stock_picking sp
+                  JOIN res_partner p ON p.id = sp.partner_id
+                  JOIN stock_location src ON src.id = sp.location_id
+                 WHERE p.email_normalized = ANY(%s) AND sp.company_id = %s
+                   AND sp.state = 'done' AND src.usage = 'customer'
+                 GROUP BY p.email_normalized
+                """,
+                list(emails),
+                company_id,
+            )
+        )
+        now = datetime.datetime.now()
+        for email, returned_at in self.env.cr.fetchall():
+            recent = bool(
+                returned_at
+                and now - returned_at < datetime.timedelta(days=RECENT_RETURN_DAYS)
+            )
+            result[email]["Recently Returned"] = recent
+            result[email]["Last Return Date"] = returned_at.isoformat()
+        for props in result.values():
+            if props:
+                props.setdefault("Recently Returned", False)
+        return result
+
+    # ----------------------------------------------------------------- orders
+    @api.model
+    def _esp_order(self, backend, order):
+        """Snapshot of ``order`` with its refunds and fulfilment status."""
+        partner = order.partner_id
+        email = self._esp_email(partner)
+        refunds = order.invoice_ids.filtered(
+            lambda m: m.move_type == "out_refund" and m.state == "posted"
+        )
+        refunded = sum(refunds.mapped("amount_total"))
+        if order.state == "cancel":
+            financial = "cancelled"
+        elif refunds and refunded >= order.amount_total - 0.005:
+            financial = "refunded"
+        elif refunds:
+            financial = "partially_refunded"
+        else:
+            financial = "paid"
+        outgoing = order.picking_ids.filtered(
+            lambda p: p.picking_type_code == "outgoing" and p.state != "cancel"
+        )
+        done = outgoing.filtered(lambda p: p.state == "done")
+        fulfilment = ""
+        if done:
+            fulfilment = "shipped" if done == outgoing else "partial"
+        lines = tuple(
+            self._esp_line(line, line.product_uom_qty, line.price_total)
+            for line in order.order_line
+            if not line.display_type and line.product_id
+        )
+        return ev.Order(
+            order_id=str(order.id),
+            name=order.name,
+            email=email,
+            external_id=self._esp_external_id(backend, email),
+            placed_at=_utc(order.date_order),
+            currency=order.currency_id.name,
+            total=order.amount_total,
+            untaxed=order.amount_untaxed,
+            tax=order.amount_tax,
+            shipping=sum(
+                order.order_line.filtered("is_delivery").mapped("price_total")
+            ) if "is_delivery" in order.order_line._fields else 0.0,
+            lines=lines,
+            refunded_total=refunded,
+            financial_status=financial,
+            fulfillment_status=fulfilment,
+            billing_address=self._esp_address(order.partner_invoice_id),
+            shipping_address=self._esp_address(order.partner_shipping_id),
+        )
+
+    @api.model
+    def _esp_line(self, sale_line, quantity, total, line_id=None):
+        product = sale_line.product_id
+        unit = sale_line.price_unit
+        return ev.OrderLine(
+            line_id=str(line_id or sale_line.id),
+            product_id=str(product.product_tmpl_id.id),
+            variant_id=str(product.id),
+            sku=product.default_code or str(product.id),
+            name=product.display_name,
+            quantity=float(quantity),
+            unit_price=unit,
+            total=float(total),
+            categories=tuple(product.categ_id.mapped("name")),
+        )
+
+    @api.model
+    def _esp_order_event(self, event, record):
+        """Build the OrderEvent of a sale order, picking or credit note."""
+        backend = event.backend_id
+        kind = ev.EventKind(const.ORDER_EVENT_KIND[event.event_type])
+        order = record._esp_sale_order() if record._name != "sale.order" else record
+        if not order:
+            event._esp_mark_skipped(_("%(name)s is linked to no sale order.",
+                                      name=record.display_name))
+            return None
+        snapshot = self._esp_order(backend, order)
+        lines, value, reference = snapshot.lines, snapshot.total, ""
+        if record._name == "stock.picking":
+            lines = tuple(
+                self._esp_line(
+                    move.sale_line_id,
+                    move.quantity,
+                    move.sale_line_id.price_reduce_taxinc * move.quantity,
+                    line_id=move.id,
+                )
+                for move in record.move_ids
+                if move.sale_line_id and move.quantity and move.state == "done"
+            )
+            value, reference = sum(line.total for line in lines), record.name
+        elif record._name == "account.move":
+            lines = tuple(
+                self._esp_line(
+                    aml.sale_line_ids[:1], aml.quantity, aml.price_total, line_id=aml.id
+                )
+                for aml in record.invoice_line_ids
+                if aml.sale_line_ids
+            )
+            value, reference = record.amount_total, record.name
+        return ev.OrderEvent(
+            kind=kind,
+            unique_id=self._esp_unique_id(event),
+            order=snapshot,
+            occurred_at=_utc(event.occurred_at),
+            value=value,
+            lines=lines,
+            reference=reference,
+        )
+
+    @api.model
+    def _esp_unique_id(self, event):
+        """Deterministic event id: database, backend-independent record key."""
+        dbuuid = self.env["ir.config_parameter"].sudo().get_param("database.uuid", "")
+        return f"odoo-{dbuuid[:8]}-{event.idempotency_key}"

@@ -1,0 +1,120 @@
+# Copyright 2026 esp_sync developers
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+from odoo import _, api, fields, models
+
+from .. import const
+
+
+class ResPartner(models.Model):
+    _name = "res.partner"
+    _inherit = ["res.partner", "esp.sync.mixin"]
+
+    esp_marketing_opt_in = fields.Boolean(
+        "Marketing opt-in",
+        copy=False,
+        tracking=True,
+        help="The person explicitly agreed to receive marketing email.",
+    )
+    esp_consent_date = fields.Datetime("Consent date", copy=False)
+    esp_consent_source = fields.Char("Consent source", copy=False)
+    esp_binding_ids = fields.One2many(
+        "esp.sync.binding", "partner_id", "ESP sync status"
+    )
+
+    def _esp_partner(self):
+        return self
+
+    def _esp_company(self):
+        return self.company_id or self.env.company
+
+    def _esp_consent_status(self):
+        """subscribed / unsubscribed / never, from Odoo's own records."""
+        self.ensure_one()
+        if self.is_blacklisted:
+            return "unsubscribed"
+        if self.esp_marketing_opt_in:
+            return "subscribed"
+        return "never"
+
+    # ------------------------------------------------------------------ capture
+    @api.model_create_multi
+    def create(self, vals_list):
+        partners = super().create(vals_list)
+        partners.filtered("email")._esp_capture("profile")
+        partners.filtered(lambda p: p.email and p.esp_marketing_opt_in)._esp_capture(
+            "consent"
+        )
+        return partners
+
+    def write(self, vals):
+        if vals.get("esp_marketing_opt_in") and "esp_consent_date" not in vals:
+            vals = dict(vals, esp_consent_date=fields.Datetime.now())
+        result = super().write(vals)
+        if self._esp_capturing():
+            changed = set(vals)
+            if changed & const.CONSENT_FIELDS or "email" in changed:
+                self.filtered("email")._esp_capture("consent")
+            if changed & self._esp_profile_fields():
+                self.filtered("email")._esp_capture("profile")
+        return result
+
+    @api.model
+    def _esp_profile_fields(self):
+        """Fields whose change refreshes the ESP profile: base + mapped roots."""
+        mapped = self.env["esp.field.mapping"].sudo().search([]).mapped("field_path")
+        return const.PROFILE_FIELDS | {path.split(".")[0] for path in mapped}
+
+    def action_esp_sync_now(self):
+        self._esp_sync_now()
+        return True
+
+    def _esp_sync_now(self, backend=None):
+        """Deliver profile and consent again, even if nothing changed."""
+        domain = [("res_model", "=", self._name), ("res_id", "in", self.ids)]
+        if backend:
+            domain.append(("backend_id", "=", backend.id))
+        self.env["esp.sync.binding"].sudo().search(domain).write(
+            {"last_payload_hash": False}
+        )
+        self._esp_capture("profile", backend)
+        self._esp_capture("consent", backend)
+        return True
+
+    # ------------------------------------------------------- ESP -> Odoo consent
+    @api.model
+    def _esp_apply_consent_updates(self, backend, updates):
+        """Apply unsubscribes/cleans/suppressions made at the ESP.
+
+        The email is blacklisted (Odoo's own opt-out) and the opt-in cleared,
+        so no later Odoo sync can subscribe the person again. Returns how
+        many partners changed.
+        """
+        changed = self.browse()
+        blacklist = self.env["mail.blacklist"].sudo()
+        for update in updates:
+            if update.status == "subscribed":
+                continue
+            partners = self.sudo().with_context(active_test=False).search(
+                [("email_normalized", "=", update.email.lower())]
+            )
+            if not partners:
+                continue
+            if not blacklist.search([("email", "=", update.email.lower())]):
+                blacklist.with_context(**{const.NO_CAPTURE: True})._add(
+                    update.email,
+                    message=_("Unsubscribed in %(provider)s (%(status)s)",
+                              provider=backend.provider.title(),
+                              status=update.status),
+                )
+            to_clear = partners.filtered("esp_marketing_opt_in")
+            to_clear.with_context(**{const.NO_CAPTURE: True}).write(
+                {"esp_marketing_opt_in": False}
+            )
+            changed |= partners
+        # Other backends (where Odoo masters consent) must learn it too.
+        for partner in changed:
+            others = self.env["esp.backend"]._esp_backends_for_company(
+                partner._esp_company(), "consent"
+            ) - backend
+            partner._esp_capture("consent", others)
+        return len(changed)

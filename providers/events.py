@@ -1,0 +1,169 @@
+"""Plain values the engine prepares from Odoo records for the adapters.
+
+These are the contract between the Odoo side and the ESP packages: the
+engine fills them, adapters turn them into ESP payloads. Amounts are floats
+in the document currency; datetimes are timezone-aware UTC.
+"""
+
+import dataclasses
+import datetime
+import enum
+
+
+class EventKind(str, enum.Enum):
+    """Order lifecycle events, in the order they must reach an ESP."""
+
+    PLACED = "placed"
+    CANCELLED = "cancelled"
+    FULFILLED = "fulfilled"
+    REFUNDED = "refunded"
+    RETURNED = "returned"
+
+
+class ConsentStatus(str, enum.Enum):
+    """Odoo's view of a person's marketing consent."""
+
+    SUBSCRIBED = "subscribed"  # explicit opt-in recorded in Odoo
+    UNSUBSCRIBED = "unsubscribed"  # opted out / withdrew consent
+    NEVER = "never"  # no opt-in recorded: never subscribe
+
+
+@dataclasses.dataclass(frozen=True)
+class Address:
+    street: str = ""
+    street2: str = ""
+    city: str = ""
+    zip: str = ""
+    region: str = ""
+    country: str = ""
+    country_code: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class Profile:
+    """A person as the ESP should see them, keyed by normalised email."""
+
+    email: str
+    external_id: str
+    first_name: str = ""
+    last_name: str = ""
+    phone: str = ""
+    organization: str = ""
+    address: Address = None
+    properties: dict = dataclasses.field(default_factory=dict)
+    tags: tuple = ()
+    customer_type: str = "b2c"  # b2c / b2b
+    consent: "Consent" = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Consent:
+    """Odoo's consent for one email, with its evidence."""
+
+    email: str
+    external_id: str
+    status: ConsentStatus
+    consented_at: datetime.datetime = None
+    source: str = "Odoo"
+    suppressed: bool = False  # blacklisted: no email of any kind
+
+
+@dataclasses.dataclass(frozen=True)
+class OrderLine:
+    line_id: str
+    product_id: str
+    sku: str
+    name: str
+    quantity: float
+    unit_price: float
+    total: float
+    variant_id: str = ""
+    product_url: str = ""
+    image_url: str = ""
+    categories: tuple = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class Order:
+    """Snapshot of the sale order an event belongs to."""
+
+    order_id: str  # stable id at the ESP (the Odoo order id, as text)
+    name: str
+    email: str
+    external_id: str  # the customer's profile external id
+    placed_at: datetime.datetime
+    currency: str
+    total: float
+    untaxed: float
+    tax: float
+    shipping: float
+    lines: tuple = ()  # OrderLine
+    refunded_total: float = 0.0
+    financial_status: str = "paid"  # pending / paid / refunded / cancelled
+    fulfillment_status: str = ""  # "" / partial / shipped
+    billing_address: Address = None
+    shipping_address: Address = None
+
+
+@dataclasses.dataclass(frozen=True)
+class OrderEvent:
+    """One lifecycle event of an order.
+
+    ``unique_id`` is the deterministic idempotency key (the ESP de-duplicates
+    on it); ``value`` and ``lines`` are what this event is about (the whole
+    order when placed, the shipped lines of one picking when fulfilled, the
+    refunded amount and lines of a credit note when refunded).
+    """
+
+    kind: EventKind
+    unique_id: str
+    order: Order
+    occurred_at: datetime.datetime
+    value: float
+    lines: tuple = ()
+    reference: str = ""  # picking / credit note name
+    backfill: bool = False
+    properties: dict = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
+class CatalogVariant:
+    external_id: str
+    sku: str
+    title: str
+    price: float
+    inventory_quantity: float
+    url: str = ""
+    image_url: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class CatalogItem:
+    external_id: str
+    title: str
+    description: str
+    url: str
+    image_url: str
+    price: float
+    currency: str
+    sku: str = ""
+    variants: tuple = ()  # CatalogVariant
+    categories: tuple = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class InventoryLevel:
+    variant_external_id: str
+    sku: str
+    quantity: float
+
+
+@dataclasses.dataclass(frozen=True)
+class ConsentUpdate:
+    """A consent change made at the ESP, to be applied in Odoo."""
+
+    email: str
+    status: str  # unsubscribed / cleaned / suppressed / subscribed
+    occurred_at: datetime.datetime
+    reason: str = ""
+    provider_ref: str = ""  # list id / webhook id, for echo detection

@@ -1,0 +1,85 @@
+"""The one place where esp_sync talks HTTP.
+
+Every provider client sends through :meth:`HttpTransport.send`, which sets
+the timeout, turns network failures into retryable errors and reads the
+rate-limit headers each ESP publishes. Status-code classification of error
+bodies stays with the provider (each ESP words its errors differently).
+"""
+
+import email.utils
+import logging
+import time
+
+import requests
+
+from .base import ErrorCategory, EspError
+
+_logger = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT = 20.0
+USER_AGENT = "esp_sync/18.0 (+Odoo)"
+
+
+def parse_retry_after(headers, default=None):
+    """Seconds to wait, from ``Retry-After`` (seconds or HTTP date)."""
+    value = headers.get("Retry-After")
+    if value is None:
+        return default
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        parsed = email.utils.parsedate_to_datetime(value)
+        if parsed is None:
+            return default
+        return max(0.0, parsed.timestamp() - time.time())
+
+
+def parse_rate_limit(headers):
+    """Return ``{limit, remaining, reset}`` from the headers ESPs send.
+
+    Klaviyo: ``RateLimit-Limit/-Remaining/-Reset``; Dotdigital:
+    ``X-RateLimit-Limit/-Remaining/-Reset``. Missing values are ``None``.
+    """
+    info = {}
+    for key in ("limit", "remaining", "reset"):
+        raw = headers.get(f"RateLimit-{key.title()}") or headers.get(
+            f"X-RateLimit-{key.title()}"
+        )
+        try:
+            info[key] = float(raw.split(",")[0].split(";")[0]) if raw else None
+        except ValueError:
+            info[key] = None
+    return info
+
+
+class HttpTransport:
+    """A requests session with a timeout on every call."""
+
+    def __init__(self, timeout=DEFAULT_TIMEOUT, session=None):
+        self.timeout = timeout or DEFAULT_TIMEOUT
+        self.session = session or requests.Session()
+        self.session.headers.setdefault("User-Agent", USER_AGENT)
+
+    def send(self, method, url, **kwargs):
+        """Send one request and return the response, whatever its status.
+
+        Network errors and timeouts raise a transient :class:`EspError`
+        (without the request's headers, which hold credentials).
+        """
+        kwargs.setdefault("timeout", self.timeout)
+        try:
+            return self.session.request(method, url, **kwargs)
+        except requests.Timeout as exc:
+            raise EspError(
+                f"No answer from {_host(url)} within {kwargs['timeout']}s",
+                category=ErrorCategory.TRANSIENT,
+            ) from exc
+        except requests.RequestException as exc:
+            raise EspError(
+                f"Could not reach {_host(url)}: {type(exc).__name__}",
+                category=ErrorCategory.TRANSIENT,
+            ) from exc
+
+
+def _host(url):
+    return requests.utils.urlparse(url).netloc or url

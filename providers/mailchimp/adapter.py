@@ -1,0 +1,387 @@
+"""Mailchimp adapter: audience members, e-commerce orders, batches, webhooks.
+
+Mailchimp owns subscription status: members are written with
+``status_if_new`` only, so an existing member's status is never changed,
+and Odoo learns status changes from webhooks or polling. Odoo owns
+everything else (names, address, tags, orders).
+"""
+
+import hashlib
+import re
+import threading
+import urllib.parse
+
+from ..base import DeliveryResult, ErrorCategory, EspAdapter, EspError
+from ..events import ConsentStatus, ConsentUpdate
+from . import const, payloads, util
+from .bulk import BulkMixin
+from .ecommerce import EcommerceMixin
+from .errors import error_from_response
+
+_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+# Merge tags known to exist per (base url, key digest, list): one GET per
+# process instead of one per delivery.
+_merge_tags_cache = {}
+_merge_tags_lock = threading.Lock()
+
+
+def merge_tag(key):
+    """The merge tag for a property name: ``"Loyalty Tier"`` -> ``LOYALTY_TI``.
+
+    Upper-case letters, digits and ``_``, at most 10 characters.
+    """
+    tag = re.sub(r"[^A-Z0-9]+", "_", str(key).upper()).strip("_")
+    tag = tag[: const.MERGE_TAG_MAX_LENGTH].rstrip("_")
+    if not tag:
+        raise EspError(
+            f"Property {key!r} cannot be turned into a Mailchimp merge tag",
+            category=ErrorCategory.CONFIGURATION,
+            field=str(key),
+            code=const.CODE_INVALID_MERGE_TAG,
+        )
+    return tag
+
+
+class MailchimpAdapter(EcommerceMixin, BulkMixin, EspAdapter):
+    """Mailchimp Marketing API v3 behind the :class:`EspAdapter` interface."""
+
+    provider = "mailchimp"
+
+    def __init__(self, settings, transport=None):
+        super().__init__(settings, transport=transport)
+        self._count = 0
+        self._merge_names = {}  # merge tag -> the property name it came from
+
+    # --- the chokepoint -----------------------------------------------------
+    @property
+    def base_url(self):
+        """``settings.base_url`` or the data centre named by the key suffix."""
+        if self.settings.base_url:
+            return self.settings.base_url.rstrip("/")
+        key = self.settings.api_key or ""
+        dc = key.rsplit("-", 1)[1] if "-" in key else ""
+        if not re.fullmatch(r"[a-z]+[0-9]+", dc):
+            raise EspError(
+                "The Mailchimp API key has no data-centre suffix (like -us1); "
+                "copy the whole key from Mailchimp",
+                category=ErrorCategory.CONFIGURATION,
+            )
+        return const.DEFAULT_BASE_URL.format(dc=dc)
+
+    def _request(self, method, path, *, json=None, params=None):
+        """Send one request to Mailchimp; return its JSON or raise EspError."""
+        if not self.settings.api_key:
+            raise EspError(
+                "No Mailchimp API key is configured",
+                category=ErrorCategory.CONFIGURATION,
+            )
+        self._count += 1
+        response = self.transport.send(
+            method,
+            self.base_url + path,
+            json=json,
+            params=params,
+            auth=(const.AUTH_USER, self.settings.api_key),
+            headers={"Accept": "application/json"},
+        )
+        if response.status_code >= 400:
+            raise error_from_response(response, self.settings.secrets)
+        if not response.content:
+            return {}
+        try:
+            return response.json()
+        except ValueError:
+            return {}
+
+    def _start(self):
+        self._count = 0
+
+    def _result(self, **values):
+        return DeliveryResult(requests=self._count, **values)
+
+    # --- settings helpers ---------------------------------------------------
+    def _list_id(self):
+        if not self.settings.mailchimp_list_id:
+            raise EspError(
+                "No Mailchimp audience (list id) is configured on the backend",
+                category=ErrorCategory.CONFIGURATION,
+            )
+        return self.settings.mailchimp_list_id
+
+    def _store_id(self):
+        if not self.settings.mailchimp_store_id:
+            raise EspError(
+                "No Mailchimp e-commerce store id is configured on the backend",
+                category=ErrorCategory.CONFIGURATION,
+            )
+        return self.settings.mailchimp_store_id
+
+    @staticmethod
+    def _email(email):
+        """The normalised email, or a DATA error before any request."""
+        value = (email or "").strip().lower()
+        if not _EMAIL_RE.match(value):
+            raise EspError(
+                f"{email!r} is not a valid email address",
+                category=ErrorCategory.DATA,
+                field="email",
+                code=const.CODE_INVALID_EMAIL,
+            )
+        return value
+
+    # --- connection ---------------------------------------------------------
+    def test_connection(self):
+        """Ping the API and check the audience exists; describe the account."""
+        self._start()
+        ping = self._request("GET", const.PING)
+        text = ping.get("health_status") or "reachable"
+        if self.settings.mailchimp_list_id:
+            audience = self._request(
+                "GET",
+                const.LIST.format(list_id=self.settings.mailchimp_list_id),
+                params={"fields": "id,name"},
+            )
+            text += f"; audience {audience.get('name') or self._list_id()!r}"
+        return f"Mailchimp: {text}"
+
+    # --- members ------------------------------------------------------------
+    def _merge_fields(self, profile):
+        """Merge tags for a profile: names, phone, address, then properties."""
+        fields = {}
+        for tag, value in (
+            (const.MERGE_FNAME, profile.first_name),
+            (const.MERGE_LNAME, profile.last_name),
+            (const.MERGE_PHONE, profile.phone),
+        ):
+            if value:
+                fields[tag] = value
+        address = profile.address
+        if address and address.street and address.city and address.zip:
+            fields[const.MERGE_ADDRESS] = payloads.MergeAddress(
+                addr1=address.street,
+                addr2=address.street2 or None,
+                city=address.city,
+                state=address.region or "",
+                zip=address.zip,
+                country=address.country_code or address.country or None,
+            )
+        seen = set(const.STANDARD_MERGE_TAGS)
+        for key, value in (profile.properties or {}).items():
+            tag = merge_tag(key)
+            if tag in seen:
+                raise EspError(
+                    f"Property {key!r} maps to merge tag {tag}, which another "
+                    "value already uses; rename one of them",
+                    category=ErrorCategory.CONFIGURATION,
+                    field=str(key),
+                    code=const.CODE_INVALID_MERGE_TAG,
+                )
+            seen.add(tag)
+            self._merge_names.setdefault(tag, str(key))
+            if value is None or value == "":
+                continue
+            # Custom merge fields are created as text: send text.
+            fields[tag] = (
+                ("yes" if value else "no")
+                if value is True or value is False
+                else str(value)
+            )
+        return fields
+
+    def _member_body(self, profile, email, tags=None):
+        consent = profile.consent
+        subscribed = consent is not None and (
+            ConsentStatus(consent.status) == ConsentStatus.SUBSCRIBED
+            and not consent.suppressed
+        )
+        return payloads.MemberUpsert(
+            email_address=email,
+            status_if_new=const.STATUS_NEW_SUBSCRIBED
+            if subscribed
+            else const.STATUS_NEW_TRANSACTIONAL,
+            merge_fields=self._merge_fields(profile),
+            tags=tags,
+        ).dump()
+
+    def _cache_key(self, list_id):
+        digest = hashlib.sha256(self.settings.api_key.encode()).hexdigest()[:12]
+        return (self.base_url, digest, list_id)
+
+    def _create_merge_field(self, list_id, tag):
+        if not self.settings.extra.get("create_merge_fields", True):
+            raise EspError(
+                f"The Mailchimp audience has no merge field {tag}; create it in "
+                "Mailchimp or allow esp_sync to create merge fields",
+                category=ErrorCategory.CONFIGURATION,
+                field=tag,
+                code=const.CODE_MERGE_FIELD_MISSING,
+            )
+        name = self._merge_names.get(tag) or tag.title()
+        body = payloads.MergeFieldCreate(tag=tag, name=name).dump()
+        self._request("POST", const.MERGE_FIELDS.format(list_id=list_id), json=body)
+        with _merge_tags_lock:
+            _merge_tags_cache.setdefault(self._cache_key(list_id), set()).add(tag)
+
+    def _ensure_merge_fields(self, list_id, tags):
+        """Create custom merge fields the audience lacks (Mailchimp drops
+        unknown merge tags silently, so checking first is the only way)."""
+        custom = {t for t in tags if t not in const.STANDARD_MERGE_TAGS}
+        if not custom:
+            return
+        key = self._cache_key(list_id)
+        with _merge_tags_lock:
+            known = _merge_tags_cache.get(key)
+        if known is None or not custom <= known:
+            page = self._request(
+                "GET",
+                const.MERGE_FIELDS.format(list_id=list_id),
+                params={"count": const.PAGE_SIZE, "fields": "merge_fields.tag"},
+            )
+            known = {m.get("tag") for m in page.get("merge_fields") or []}
+            with _merge_tags_lock:
+                _merge_tags_cache[key] = set(known)
+        for tag in sorted(custom - known):
+            self._create_merge_field(list_id, tag)
+
+    def _put_member(self, list_id, member_hash, body):
+        path = const.MEMBER.format(list_id=list_id, subscriber_hash=member_hash)
+        try:
+            return self._request("PUT", path, json=body)
+        except EspError as error:
+            if error.code != const.CODE_MERGE_FIELD_MISSING or not error.field:
+                raise
+            tag = error.field.split(".")[-1]
+            self._create_merge_field(list_id, tag)
+            return self._request("PUT", path, json=body)
+
+    def _managed_tag(self, name):
+        managed = self.settings.extra.get("managed_tags")
+        if managed is not None:
+            return name in set(managed)
+        prefix = self.settings.extra.get("tag_prefix")
+        return name.startswith(prefix) if prefix else True
+
+    def _sync_tags(self, list_id, member_hash, wanted):
+        """Activate ``wanted`` and deactivate managed tags no longer wanted."""
+        path = const.MEMBER_TAGS.format(list_id=list_id, subscriber_hash=member_hash)
+        page = self._request(
+            "GET", path, params={"count": const.PAGE_SIZE, "fields": "tags.name"}
+        )
+        current = {t.get("name") for t in page.get("tags") or [] if t.get("name")}
+        lowered = {c.lower() for c in current}
+        wanted_lower = {w.lower() for w in wanted}
+        added = [w for w in wanted if w.lower() not in lowered]
+        removed = sorted(
+            c for c in current if c.lower() not in wanted_lower and self._managed_tag(c)
+        )
+        if added or removed:
+            changes = [payloads.TagChange(name=n, status="active") for n in added]
+            changes += [payloads.TagChange(name=n, status="inactive") for n in removed]
+            self._request("POST", path, json=payloads.MemberTags(tags=changes).dump())
+        return added, removed
+
+    def upsert_profile(self, profile):
+        """PUT the member (status only for new members), then sync its tags."""
+        self._start()
+        email = self._email(profile.email)
+        list_id = self._list_id()
+        member_hash = util.subscriber_hash(email)
+        body = self._member_body(profile, email)
+        self._ensure_merge_fields(list_id, body["merge_fields"])
+        member = self._put_member(list_id, member_hash, body)
+        detail = {"status": member.get("status", "")}
+        if self.settings.extra.get("sync_tags", True):
+            wanted = list(dict.fromkeys(t for t in profile.tags if t))
+            added, removed = self._sync_tags(list_id, member_hash, wanted)
+            detail.update(tags_added=added, tags_removed=removed)
+        return self._result(external_id=member_hash, detail=detail)
+
+    def update_consent(self, consent):
+        """Mailchimp masters subscription status: nothing is sent."""
+        return DeliveryResult(skipped_reason=const.SKIP_CONSENT, requests=0)
+
+    # --- Mailchimp -> Odoo --------------------------------------------------
+    def fetch_consent_updates(self, since):
+        """Members unsubscribed or cleaned in Mailchimp since ``since``."""
+        self._start()
+        list_id = self._list_id()
+        updates = []
+        for status in const.CONSENT_STATUSES_POLLED:
+            offset = 0
+            while True:
+                page = self._request(
+                    "GET",
+                    const.MEMBERS.format(list_id=list_id),
+                    params={
+                        "status": status,
+                        "since_last_changed": util.iso(since),
+                        "count": const.PAGE_SIZE,
+                        "offset": offset,
+                        "fields": "members.email_address,members.status,"
+                        "members.last_changed,members.unsubscribe_reason,"
+                        "total_items",
+                    },
+                )
+                members = page.get("members") or []
+                for member in members:
+                    updates.append(
+                        ConsentUpdate(
+                            email=(member.get("email_address") or "").lower(),
+                            status=member.get("status") or status,
+                            occurred_at=util.parse_time(member.get("last_changed")),
+                            reason=member.get("unsubscribe_reason") or "",
+                            provider_ref=list_id,
+                        )
+                    )
+                offset += len(members)
+                if not members or offset >= int(page.get("total_items") or 0):
+                    break
+        return updates
+
+    def parse_webhook(self, headers, body):
+        """Parse a form-encoded list webhook into ConsentUpdate values.
+
+        The controller has already checked the secret in the URL; Mailchimp's
+        GET validation ping (no body) and profile/email changes yield ``[]``.
+        """
+        form = _form(body)
+        kind = form.get("type", "")
+        status = const.WEBHOOK_STATUS.get(kind)
+        if not status:
+            return []
+        list_id = form.get("data[list_id]", "")
+        expected = self.settings.mailchimp_list_id
+        if expected and list_id and list_id != expected:
+            return []
+        email = (form.get("data[email]") or "").strip().lower()
+        if not email:
+            return []
+        return [
+            ConsentUpdate(
+                email=email,
+                status=status,
+                occurred_at=util.parse_time(form.get("fired_at")),
+                reason=form.get("data[reason]") or form.get("data[action]") or "",
+                provider_ref=list_id,
+            )
+        ]
+
+    def register_webhook(self, url):
+        """Register the audience webhook (user/admin sources only, not api)."""
+        self._start()
+        events = payloads.WebhookEvents(**dict.fromkeys(const.WEBHOOK_EVENTS, True))
+        body = payloads.Webhook(url=url, events=events).dump()
+        hook = self._request(
+            "POST", const.WEBHOOKS.format(list_id=self._list_id()), json=body
+        )
+        return self._result(external_id=str(hook.get("id") or ""))
+
+
+def _form(body):
+    if isinstance(body, dict):
+        return {str(k): (v[0] if isinstance(v, list) else v) for k, v in body.items()}
+    if isinstance(body, bytes):
+        body = body.decode("utf-8", "replace")
+    parsed = urllib.parse.parse_qs(body or "", keep_blank_values=True)
+    return {k: v[0] for k, v in parsed.items()}

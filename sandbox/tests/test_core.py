@@ -1,0 +1,139 @@
+"""Server pipeline with a toy provider: routing, errors, log, limits."""
+
+import pytest
+import requests
+
+from sandbox import Sandbox
+from sandbox.core import (
+    Headers,
+    MethodNotAllowed,
+    ProviderApp,
+    Response,
+    RouteNotFound,
+    Router,
+)
+
+
+class ToyApp(ProviderApp):
+    name = "toy"
+    max_body = 1000
+
+    def routes(self):
+        return [
+            ("GET", "/items/{id}", self.get_item),
+            ("GET", "/items/special", self.special),
+            ("POST", "/items", self.create),
+            ("GET", "/boom", self.boom),
+        ]
+
+    def authenticate(self, request):
+        key = request.headers.get("Authorization", "")
+        if not key.startswith("toy-"):
+            return self.error(401, "bad key", code="auth")
+        return key
+
+    def error(self, status, detail, field=None, code=None, title=None):
+        return Response(status, {"toy_error": detail, "code": code, "field": field})
+
+    def get_item(self, request):
+        return {"id": request.path_params["id"], "account": request.account}
+
+    def special(self, request):
+        return {"special": True}
+
+    def create(self, request):
+        with self.lock:
+            self.account_state(request.account).setdefault("items", []).append(
+                request.json
+            )
+        return Response(201, request.json)
+
+    def boom(self, request):
+        raise RuntimeError("handler bug")
+
+
+@pytest.fixture(scope="module")
+def toy():
+    with Sandbox(port=0, providers=[ToyApp]) as sandbox:
+        yield sandbox
+
+
+AUTH = {"Authorization": "toy-1"}
+
+
+def test_router_prefers_literal_paths():
+    router = Router([("GET", "/a/{id}", "param"), ("GET", "/a/b", "literal")])
+    assert router.match("GET", "/a/b")[1] == "literal"
+    assert router.match("GET", "/a/c") == ("/a/{id}", "param", {"id": "c"})
+    with pytest.raises(MethodNotAllowed):
+        router.match("POST", "/a/c")
+    with pytest.raises(RouteNotFound):
+        router.match("GET", "/zzz")
+
+
+def test_headers_are_case_insensitive():
+    headers = Headers({"Content-Type": "x"})
+    assert headers["content-type"] == "x" and headers.get("CONTENT-TYPE") == "x"
+
+
+def test_route_and_account(toy):
+    answer = requests.get(f"{toy.url}/toy/items/7", headers=AUTH, timeout=5)
+    assert answer.json() == {"id": "7", "account": "toy-1"}
+    answer = requests.get(f"{toy.url}/toy/items/special", headers=AUTH, timeout=5)
+    assert answer.json() == {"special": True}
+
+
+def test_auth_failure_in_provider_shape(toy):
+    answer = requests.get(f"{toy.url}/toy/items/7", timeout=5)
+    assert answer.status_code == 401
+    assert answer.json()["toy_error"] == "bad key"
+
+
+def test_unknown_path_and_wrong_method(toy):
+    answer = requests.get(f"{toy.url}/toy/nowhere", headers=AUTH, timeout=5)
+    assert answer.status_code == 404 and answer.json()["code"] == "not_found"
+    answer = requests.delete(f"{toy.url}/toy/items", headers=AUTH, timeout=5)
+    assert answer.status_code == 405
+    assert answer.headers["Allow"] == "POST"
+    answer = requests.get(f"{toy.url}/nobody/x", timeout=5)
+    assert answer.status_code == 404
+
+
+def test_malformed_json(toy):
+    answer = requests.post(
+        f"{toy.url}/toy/items",
+        data=b"{not json",
+        headers={**AUTH, "Content-Type": "application/json"},
+        timeout=5,
+    )
+    assert answer.status_code == 400
+    assert answer.json()["toy_error"].startswith("Malformed JSON")
+
+
+def test_handler_bug_is_a_500_in_provider_shape(toy):
+    answer = requests.get(f"{toy.url}/toy/boom", headers=AUTH, timeout=5)
+    assert answer.status_code == 500
+    assert answer.json()["code"] == "error"
+    # the server survives
+    assert requests.get(f"{toy.url}/_sandbox/health", timeout=5).ok
+
+
+def test_oversized_body_is_413(toy):
+    answer = requests.post(
+        f"{toy.url}/toy/items", json={"x": "y" * 2000}, headers=AUTH, timeout=5
+    )
+    assert answer.status_code == 413
+    assert "exceeds" in answer.json()["toy_error"]
+
+
+def test_request_log_redacts_credentials(toy):
+    toy.clear_requests()
+    requests.post(f"{toy.url}/toy/items", json={"n": 1}, headers=AUTH, timeout=5)
+    (entry,) = toy.requests("toy")
+    assert entry["headers"]["authorization"] == "***"
+    assert entry["body"] == {"n": 1}
+    assert entry["status"] == 201 and entry["account"] == "toy-1"
+    assert entry["template"] == "/items"
+    assert toy.state("toy", "toy-1") == {"items": [{"n": 1}]}
+    # since= filters by id
+    assert toy.requests("toy", since=entry["id"]) == []
