@@ -142,7 +142,7 @@ PROFILE_FIELDS = {
     "category_id",
     "lang",
 }
-CONSENT_FIELDS = {"esp_marketing_opt_in", "esp_marketing_opt_out"}
+CONSENT_FIELDS = {"esp_marketing_opt_in", "esp_consent_withdrawn_at"}
 
 # Context key set by the sync itself so its own writes are not captured again.
 NO_CAPTURE = "esp_sync_no_capture"

@@ -146,6 +146,7 @@ class EspBackend(models.Model):
                 backend.provider, "odoo"
             )
 
+    @api.depends("provider", "api_key", "api_user", "api_secret")
     def _compute_has_credentials(self):
         for backend, sudo_backend in zip(self, self.sudo(), strict=True):
             if backend.provider == "dotdigital":

@@ -118,7 +118,10 @@ class EspSyncEvent(models.Model):
         if event_type in ("profile", "consent", "catalog", "inventory"):
             pending = same.filtered(lambda e: e.state == "pending")[:1]
             if pending:
+                # Coalesce; the job's identity key keeps one job per group.
                 pending.occurred_at = occurred_at or fields.Datetime.now()
+                if pending.mode == "realtime":
+                    backend._esp_enqueue_group(pending.group_ref, urgent=urgent)
                 return pending
             key = f"{base_key}:{len(same) + 1}"
         else:

@@ -3,6 +3,7 @@
 """Turn Odoo records into the plain values adapters understand."""
 
 import datetime
+import re
 
 from odoo import _, api, models
 from odoo.tools import SQL, email_normalize
@@ -12,6 +13,8 @@ from ..providers import EspError
 from ..providers import events as ev
 
 RECENT_RETURN_DAYS = 30
+# What every ESP accepts: one @, a local part and a dotted domain.
+EMAIL_SHAPE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]{2,}$")
 
 
 def _utc(value):
@@ -62,7 +65,7 @@ class EspSyncValues(models.AbstractModel):
                 field="email",
             )
         normalized = email_normalize(partner.email, strict=True)
-        if not normalized:
+        if not normalized or not EMAIL_SHAPE.match(normalized):
             raise EspError(
                 _("The email address '%(email)s' of %(name)s is not valid.",
                   email=partner.email, name=partner.display_name),
@@ -137,7 +140,7 @@ class EspSyncValues(models.AbstractModel):
             status=ev.ConsentStatus(status),
             consented_at=_utc(partner.esp_consent_date),
             source=partner.esp_consent_source or backend.consent_source or "Odoo",
-            suppressed=bool(partner.is_blacklisted),
+            suppressed=partner._esp_is_blacklisted(),
         )
 
     @api.model

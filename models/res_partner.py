@@ -17,6 +17,10 @@ class ResPartner(models.Model):
     )
     esp_consent_date = fields.Datetime("Consent date", copy=False)
     esp_consent_source = fields.Char("Consent source", copy=False)
+    esp_consent_withdrawn_at = fields.Datetime(
+        "Consent withdrawn", copy=False, readonly=True,
+        help="When the opt-in was removed: the ESPs unsubscribe the person.",
+    )
     esp_binding_ids = fields.One2many(
         "esp.sync.binding", "partner_id", "ESP sync status"
     )
@@ -30,11 +34,21 @@ class ResPartner(models.Model):
     def _esp_consent_status(self):
         """subscribed / unsubscribed / never, from Odoo's own records."""
         self.ensure_one()
-        if self.is_blacklisted:
+        if self._esp_is_blacklisted() or self.esp_consent_withdrawn_at:
             return "unsubscribed"
         if self.esp_marketing_opt_in:
             return "subscribed"
         return "never"
+
+    def _esp_is_blacklisted(self):
+        """Read the blacklist itself: ``is_blacklisted`` may be a stale cache."""
+        self.ensure_one()
+        return bool(
+            self.email_normalized
+            and self.env["mail.blacklist"].sudo().search_count(
+                [("email", "=", self.email_normalized), ("active", "=", True)]
+            )
+        )
 
     # ------------------------------------------------------------------ capture
     @api.model_create_multi
@@ -47,8 +61,13 @@ class ResPartner(models.Model):
         return partners
 
     def write(self, vals):
-        if vals.get("esp_marketing_opt_in") and "esp_consent_date" not in vals:
-            vals = dict(vals, esp_consent_date=fields.Datetime.now())
+        if "esp_marketing_opt_in" in vals:
+            if vals["esp_marketing_opt_in"]:
+                vals = dict(vals, esp_consent_withdrawn_at=False)
+                vals.setdefault("esp_consent_date", fields.Datetime.now())
+            else:
+                withdrawn = self.filtered("esp_marketing_opt_in")
+                withdrawn.write({"esp_consent_withdrawn_at": fields.Datetime.now()})
         result = super().write(vals)
         if self._esp_capturing():
             changed = set(vals)

@@ -181,6 +181,10 @@ class ProviderApp:
         detail = "; ".join(str(v) for v in violations)
         return self.error(400, detail, field=first.field or None, code="invalid")
 
+    def handler_error(self, request, exc):
+        """Response for a handler exception, or ``None`` for a logged 500."""
+        return None
+
     def spec_key(self, request):
         """The spec key that describes ``request`` (``None``: not validated)."""
         if isinstance(self.spec, tuple | list):

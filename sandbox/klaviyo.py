@@ -194,6 +194,16 @@ class KlaviyoApp(ProviderApp):
             ("GET", "/api/profile-bulk-import-jobs/{job_id}", self.get_import_job),
             (
                 "GET",
+                "/api/profile-suppression-bulk-create-jobs/{job_id}",
+                self.get_suppression_job,
+            ),
+            (
+                "GET",
+                "/api/profile-suppression-bulk-delete-jobs/{job_id}",
+                self.get_suppression_job,
+            ),
+            (
+                "GET",
                 "/api/profile-bulk-import-jobs/{id}/import-errors",
                 self.get_import_errors,
             ),
@@ -1222,13 +1232,23 @@ class KlaviyoApp(ProviderApp):
             job.update(apply="import", items=items, list_ids=[r["id"] for r in lists])
             return Response(202, {"data": self._job_resource(request, job)})
 
-    def _job(self, request, key):
+    def _job(self, request, key, kind="profile-bulk-import-job"):
         state = self.account_state(request.account)
         job = state["jobs"].get(request.path_params[key])
-        if job is None or job["type"] != "profile-bulk-import-job":
+        if job is None or job["type"] != kind:
             return state, None
         self._settle_jobs(state, touch=job)
         return state, job
+
+    def get_suppression_job(self, request):
+        kind = request.template.split("/")[2][:-1]
+        with self.lock:
+            _state, job = self._job(request, "job_id", kind)
+            if job is None:
+                return self.error(
+                    404, f"Job {request.path_params['job_id']} not found."
+                )
+            return {"data": self._job_resource(request, job)}
 
     def get_import_job(self, request):
         with self.lock:
@@ -1722,6 +1742,16 @@ class KlaviyoApp(ProviderApp):
                         }
                     )
         return rows
+
+    def handler_error(self, request, exc):
+        """A body missing what the handler needs (validation off) is a 400."""
+        if self.sandbox.config.get("validate"):
+            return None
+        if isinstance(exc, KeyError | TypeError | IndexError | AttributeError):
+            return self.error(
+                400, f"Invalid request body: {type(exc).__name__} {exc}", "/data"
+            )
+        return None
 
     def _api_error(self, exc):
         response = self.error(exc.status, exc.detail, exc.field, exc.code)

@@ -94,7 +94,7 @@ class MailchimpApp(ProviderApp):
     content_type = "application/json"
     concurrency_limit = MAX_CONNECTIONS
 
-    # -- framework hooks -------------------------------------------------------
+    # -- framework hooks ------------------------------------------------------
     def reset(self):
         """Forget every account and batch."""
         with self.lock:
@@ -105,6 +105,8 @@ class MailchimpApp(ProviderApp):
         lst = "/3.0/lists/{list_id}"
         mem = lst + "/members/{subscriber_hash}"
         store = "/3.0/ecommerce/stores/{store_id}"
+        variants = store + "/products/{product_id}/variants"
+        variant = variants + "/{variant_id}"
         table = [
             ("GET", "/3.0/", self._root),
             ("GET", "/3.0/ping", self._ping),
@@ -118,6 +120,7 @@ class MailchimpApp(ProviderApp):
             ("PUT", mem, self._put_member),
             ("PATCH", mem, self._patch_member),
             ("DELETE", mem, self._archive_member),
+            ("POST", mem + "/actions/delete-permanent", self._delete_permanent),
             ("GET", mem + "/tags", self._get_tags),
             ("POST", mem + "/tags", self._post_tags),
             ("GET", mem + "/events", self._get_events),
@@ -144,6 +147,12 @@ class MailchimpApp(ProviderApp):
             ("PUT", store + "/products/{product_id}", self._put_product),
             ("PATCH", store + "/products/{product_id}", self._patch_product),
             ("DELETE", store + "/products/{product_id}", self._delete_product),
+            ("GET", variants, self._variants),
+            ("POST", variants, self._add_variant),
+            ("GET", variant, self._get_variant),
+            ("PUT", variant, self._put_variant),
+            ("PATCH", variant, self._patch_variant),
+            ("DELETE", variant, self._delete_variant),
             ("GET", store + "/orders", self._orders),
             ("POST", store + "/orders", self._add_order),
             ("GET", store + "/orders/{order_id}", self._get_order),
@@ -220,23 +229,36 @@ class MailchimpApp(ProviderApp):
         return self.error(400, VALIDATION_DETAIL, errors=_violation_errors(violations))
 
     def ui_rows(self, account=None):
-        """One row per member: email, status, event and tag names."""
+        """One row per member: status (and tags); member events and orders."""
         rows = []
         with self.lock:
             for key, state in self.accounts.items():
                 if account is not None and key != account:
                     continue
+                orders = _orders_by_email(state)
                 for list_id, members in state["members"].items():
                     for hash_, member in members.items():
-                        events = state["events"].get(list_id, {}).get(hash_, [])
+                        events = [
+                            {
+                                "time": e["occurred_at"],
+                                "name": e["name"],
+                                "detail": json.dumps(e["properties"]),
+                            }
+                            for e in state["events"].get(list_id, {}).get(hash_, [])
+                        ]
+                        email = member["email_address"].lower()
+                        events += (
+                            orders.get(email, []) if list_id == DEFAULT_LIST_ID else []
+                        )
+                        tags = ", ".join(t["name"] for t in member["tags"])
                         rows.append(
                             {
                                 "account": key,
                                 "list_id": list_id,
                                 "email": member["email_address"],
-                                "consent": member["status"],
-                                "tags": [t["name"] for t in member["tags"]],
-                                "events": [e["name"] for e in events],
+                                "consent": member["status"]
+                                + (f" (tags: {tags})" if tags else ""),
+                                "events": events,
                             }
                         )
         return rows
@@ -249,7 +271,7 @@ class MailchimpApp(ProviderApp):
             "profile": self.action_profile,
         }
 
-    # -- ESP-side actions ------------------------------------------------------
+    # -- ESP-side actions -----------------------------------------------------
     def action_unsubscribe(self, email, list_id=DEFAULT_LIST_ID, account=None):
         """The contact clicks "unsubscribe" (fires ``unsubscribe`` webhooks)."""
         return self._esp_status(account, list_id, email, "unsubscribed", "user")
@@ -291,7 +313,7 @@ class MailchimpApp(ProviderApp):
             raise KeyError(f"{email} is not a member of {list_id}")
         return state, member
 
-    # -- dispatch ----------------------------------------------------------------
+    # -- dispatch -------------------------------------------------------------
     def _endpoint(self, fn):
         """Wrap ``fn(request, state)`` into a ``handler(request) -> Response``.
 
@@ -333,7 +355,7 @@ class MailchimpApp(ProviderApp):
         ts = self.now() if ts is None else ts
         return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")
 
-    # -- root --------------------------------------------------------------------
+    # -- root -----------------------------------------------------------------
     def _root(self, request, state):
         total = sum(len(m) for m in state["members"].values())
         return {
@@ -352,7 +374,7 @@ class MailchimpApp(ProviderApp):
     def _ping(self, request, state):
         return {"health_status": "Everything's Chimpy!"}
 
-    # -- lists ---------------------------------------------------------------------
+    # -- lists ----------------------------------------------------------------
     def _create_list_state(self, state, list_id, body):
         now = self._iso()
         state["lists"][list_id] = {
@@ -415,7 +437,7 @@ class MailchimpApp(ProviderApp):
             state, self._the_list(state, request.path_params["list_id"])
         )
 
-    # -- members -----------------------------------------------------------------
+    # -- members --------------------------------------------------------------
     def _member_hash(self, raw):
         return subscriber_hash(raw) if "@" in raw else raw.lower()
 
@@ -492,6 +514,7 @@ class MailchimpApp(ProviderApp):
 
     def _new_member(self, state, list_id, body, status):
         email = body["email_address"].strip()
+        self._check_forgotten(state, list_id, email)
         now = self._iso()
         merge = dict.fromkeys(state["merge_fields"][list_id], "")
         merge.update(body.get("merge_fields") or {})
@@ -628,8 +651,6 @@ class MailchimpApp(ProviderApp):
             return member
         for kind in self._update_member(state, list_id, member, body):
             self._fire(state, list_id, kind, "api", member)
-        for name in body.get("tags") or []:
-            self._set_tag(member, name, True)
         return member
 
     def _patch_member(self, request, state):
@@ -658,7 +679,26 @@ class MailchimpApp(ProviderApp):
         member["status"] = "archived"
         member["last_changed"] = self._iso()
 
-    # -- tags and events -----------------------------------------------------------
+    def _delete_permanent(self, request, state):
+        """GDPR erase: the member goes, and the address can never be re-added
+        through the API (only by the person signing up again)."""
+        list_id, hash_, member = self._find_member(request, state)
+        if member is None:
+            raise _not_found()
+        del state["members"][list_id][hash_]
+        state["events"][list_id].pop(hash_, None)
+        state.setdefault("forgotten", {}).setdefault(list_id, []).append(hash_)
+
+    def _check_forgotten(self, state, list_id, email):
+        if subscriber_hash(email) in state.get("forgotten", {}).get(list_id, []):
+            raise ApiError(
+                400,
+                f"{email} was permanently deleted and cannot be re-imported. The "
+                "contact must re-subscribe to get back on the list.",
+                title="Forgotten Email Not Subscribed",
+            )
+
+    # -- tags and events ------------------------------------------------------
     def _set_tag(self, member, name, active):
         tags = [t for t in member["tags"] if t["name"] != name]
         if active:
@@ -703,7 +743,7 @@ class MailchimpApp(ProviderApp):
         }
         state["events"][list_id].setdefault(hash_, []).append(event)
 
-    # -- merge fields ----------------------------------------------------------------
+    # -- merge fields ---------------------------------------------------------
     def _merge_fields(self, request, state):
         list_id = self._the_list(state, request.path_params["list_id"])
         fields = list(state["merge_fields"][list_id].values())
@@ -744,7 +784,7 @@ class MailchimpApp(ProviderApp):
             member["merge_fields"].setdefault(tag, "")
         return fields[tag]
 
-    # -- batch subscribe -------------------------------------------------------------
+    # -- batch subscribe ------------------------------------------------------
     def _batch_subscribe(self, request, state):
         list_id = self._the_list(state, request.path_params["list_id"])
         body = request.json or {}
@@ -807,7 +847,7 @@ class MailchimpApp(ProviderApp):
             "error_count": len(errors),
         }
 
-    # -- webhooks ----------------------------------------------------------------------
+    # -- webhooks -------------------------------------------------------------
     def _webhooks(self, request, state):
         list_id = self._the_list(state, request.path_params["list_id"])
         hooks = list(state["webhooks"][list_id].values())
@@ -879,7 +919,7 @@ class MailchimpApp(ProviderApp):
     def _fired_at(self):
         return datetime.fromtimestamp(self.now(), UTC).strftime("%Y-%m-%d %H:%M:%S")
 
-    # -- e-commerce ----------------------------------------------------------------------
+    # -- e-commerce -----------------------------------------------------------
     def _store(self, request, state):
         store = state["stores"].get(request.path_params["store_id"])
         if store is None:
@@ -951,7 +991,8 @@ class MailchimpApp(ProviderApp):
     def _customer_member(self, state, list_id, body):
         """Add the customer to the audience unless it is already a member."""
         hash_ = subscriber_hash(body["email_address"])
-        if hash_ in state["members"][list_id]:
+        forgotten = state.get("forgotten", {}).get(list_id, [])
+        if hash_ in state["members"][list_id] or hash_ in forgotten:
             return
         status = "subscribed" if body.get("opt_in_status") else "transactional"
         member = self._new_member(
@@ -1066,6 +1107,62 @@ class MailchimpApp(ProviderApp):
         self._get_product(request, state)
         del self._store(request, state)["products"][request.path_params["product_id"]]
 
+    def _variants(self, request, state):
+        variants = self._get_product(request, state)["variants"]
+        return {"variants": _page(request, variants), "total_items": len(variants)}
+
+    def _find_variant(self, request, state):
+        product = self._get_product(request, state)
+        wanted = request.path_params["variant_id"]
+        for index, variant in enumerate(product["variants"]):
+            if variant.get("id") == wanted:
+                return product, index
+        return product, None
+
+    def _add_variant(self, request, state):
+        product = self._get_product(request, state)
+        body = request.json or {}
+        if any(v.get("id") == body.get("id") for v in product["variants"]):
+            raise ApiError(
+                400,
+                "A variant with the provided ID already exists.",
+                title="Bad Request",
+            )
+        product["variants"].append(dict(body))
+        product["updated_at"] = self._iso()
+        return body
+
+    def _get_variant(self, request, state):
+        product, index = self._find_variant(request, state)
+        if index is None:
+            raise _not_found()
+        return product["variants"][index]
+
+    def _put_variant(self, request, state):
+        product, index = self._find_variant(request, state)
+        body = {**(request.json or {}), "id": request.path_params["variant_id"]}
+        if index is None:
+            product["variants"].append(body)
+        else:
+            product["variants"][index] = body
+        product["updated_at"] = self._iso()
+        return body
+
+    def _patch_variant(self, request, state):
+        product, index = self._find_variant(request, state)
+        if index is None:
+            raise _not_found()
+        product["variants"][index].update(request.json or {})
+        product["variants"][index]["id"] = request.path_params["variant_id"]
+        product["updated_at"] = self._iso()
+        return product["variants"][index]
+
+    def _delete_variant(self, request, state):
+        product, index = self._find_variant(request, state)
+        if index is None:
+            raise _not_found()
+        del product["variants"][index]
+
     def _check_lines(self, store, lines):
         for line in lines or []:
             product = store["products"].get(line.get("product_id"))
@@ -1158,7 +1255,7 @@ class MailchimpApp(ProviderApp):
         self._get_order(request, state)
         del self._store(request, state)["orders"][request.path_params["order_id"]]
 
-    # -- batch operations ----------------------------------------------------------------
+    # -- batch operations -----------------------------------------------------
     def _batches(self, request, state):
         for batch in state["batches"].values():
             self._progress(request.account, batch)
@@ -1210,8 +1307,11 @@ class MailchimpApp(ProviderApp):
         """Move ``batch`` along the sandbox clock until it is finished."""
         while True:
             with self.lock:
+                current = self.accounts.get(key, {}).get("batches", {})
+                if current.get(batch["id"]) is not batch:
+                    return  # deleted, or the sandbox was reset
                 self._progress(key, batch)
-                if batch["status"] == "finished" or batch.get("_deleted"):
+                if batch["status"] == "finished":
                     return
             time.sleep(0.02)
 
@@ -1256,7 +1356,9 @@ class MailchimpApp(ProviderApp):
             body = json.loads(raw) if isinstance(raw, str) and raw else raw
         except ValueError:
             return 400, self.error(400, "The request body is not valid JSON.").body
-        query = {k: [str(v)] for k, v in (op.get("params") or {}).items()}
+        path, _, raw_query = path.partition("?")
+        query = urllib.parse.parse_qs(raw_query)
+        query.update({k: [str(v)] for k, v in (op.get("params") or {}).items()})
         try:
             template, handler, params = self.router.match(method, path)
         except RouteNotFound:
@@ -1302,10 +1404,8 @@ class MailchimpApp(ProviderApp):
         return self._batch_view(batch)
 
     def _delete_batch(self, request, state):
-        batch = state["batches"].pop(request.path_params["batch_id"], None)
-        if batch is None:
+        if state["batches"].pop(request.path_params["batch_id"], None) is None:
             raise _not_found()
-        batch["_deleted"] = True
 
     def _batch_results(self, request, state):
         batch_id = request.path_params["batch_id"]
@@ -1359,6 +1459,30 @@ _WEBHOOK_EVENTS = (
     "upemail",
     "campaign",
 )
+
+
+def _orders_by_email(state):
+    """``{email: [timeline entries]}`` for every order in every store."""
+    out = {}
+    for store in state["stores"].values():
+        for order in store["orders"].values():
+            email = (order["customer"].get("email_address") or "").lower()
+            out.setdefault(email, []).append(
+                {
+                    "time": order["created_at"],
+                    "name": f"order {order['id']}",
+                    "detail": " ".join(
+                        str(order.get(name) or "")
+                        for name in (
+                            "order_total",
+                            "currency_code",
+                            "financial_status",
+                            "fulfillment_status",
+                        )
+                    ).strip(),
+                }
+            )
+    return out
 
 
 def _kind(status):

@@ -333,6 +333,11 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "esp-sandbox/1.0"
 
+    def setup(self):
+        super().setup()
+        # Headers and body go out in one write; no Nagle wait on keep-alive.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
     def log_message(self, format, *args):
         _logger.debug("%s - %s", self.address_string(), format % args)
 
@@ -512,7 +517,11 @@ class _Handler(BaseHTTPRequestHandler):
                     return app.validation_error(violations)
         try:
             result = handler(request)
-        except Exception:
+        except Exception as exc:
+            hook = getattr(app, "handler_error", None)
+            response = hook(request, exc) if hook else None
+            if response is not None:
+                return response
             _logger.error(
                 "Sandbox %s handler failed\n%s", app.name, traceback.format_exc()
             )
@@ -544,9 +553,11 @@ class _Handler(BaseHTTPRequestHandler):
                 self.send_header(name, str(value))
             if self.close_connection:
                 self.send_header("Connection", "close")
-            self.end_headers()
+            self._headers_buffer.append(b"\r\n")
             if self.command != "HEAD":
-                self.wfile.write(data)
+                self._headers_buffer.append(data)
+            self.wfile.write(b"".join(self._headers_buffer))
+            self._headers_buffer = []
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
 

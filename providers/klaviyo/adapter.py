@@ -238,6 +238,15 @@ class KlaviyoAdapter(EspAdapter):
         return self._result(profile_id, created=response.status_code == 201)
 
     def update_consent(self, consent):
+        """Subscribe (with evidence), unsubscribe globally or suppress.
+
+        A person who never opted in is never subscribed: nothing is sent.
+        """
+        if consent.status == ConsentStatus.NEVER and not consent.suppressed:
+            return DeliveryResult(
+                skipped_reason="No opt-in recorded in Odoo: never subscribed.",
+                requests=0,
+            )
         self._require_email(consent.email)
         if consent.suppressed:
             body = p.build_suppress_request([consent.email])
@@ -257,14 +266,9 @@ class KlaviyoAdapter(EspAdapter):
                 ),
             )
             path, action = const.PATH_SUBSCRIBE_JOBS, "subscribed"
-        elif consent.status == ConsentStatus.UNSUBSCRIBED:
+        else:
             body = p.build_unsubscribe_request([consent.email])
             path, action = const.PATH_UNSUBSCRIBE_JOBS, "unsubscribed"
-        else:
-            return DeliveryResult(
-                skipped_reason="No opt-in recorded in Odoo: never subscribed.",
-                requests=0,
-            )
         self._request("POST", path, json=body.dump())
         return self._result(action=action)
 
@@ -467,10 +471,11 @@ class KlaviyoAdapter(EspAdapter):
         since = p.utc(since) or datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
         stamp = since.strftime("%Y-%m-%dT%H:%M:%SZ")
         found = {}
-        for field in (
-            const.SUPPRESSION_TIMESTAMP_FIELD,
-            const.LIST_SUPPRESSION_TIMESTAMP_FIELD,
-        ):
+        fields = [const.SUPPRESSION_TIMESTAMP_FIELD]
+        if self.settings.klaviyo_list_id:
+            # Only our list's unsubscribes matter; other lists are not Odoo's.
+            fields.append(const.LIST_SUPPRESSION_TIMESTAMP_FIELD)
+        for field in fields:
             params = {
                 "filter": f"greater-than({field},{stamp})",
                 "additional-fields[profile]": "subscriptions",
@@ -502,7 +507,7 @@ class KlaviyoAdapter(EspAdapter):
         list_id = self.settings.klaviyo_list_id
         for entry in marketing.get("list_suppressions") or ():
             occurred_at = _parse_time(entry.get("timestamp"))
-            if list_id and entry.get("list_id") != list_id:
+            if not list_id or entry.get("list_id") != list_id:
                 continue
             if occurred_at and occurred_at > since:
                 yield ConsentUpdate(

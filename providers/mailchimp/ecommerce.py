@@ -188,6 +188,44 @@ class EcommerceMixin:
                 self._create_order(store, event, {kind})
         return self._result(external_id=order_id)
 
+    def upsert_catalog_item(self, item):
+        """PUT the product with all its variants (the catalogue owns them)."""
+        self._start()
+        store = self._store_id()
+        variants = item.variants or ()
+        body = payloads.Product(
+            id=str(item.external_id),
+            title=item.title,
+            description=item.description or None,
+            url=item.url or None,
+            image_url=item.image_url or None,
+            variants=[
+                payloads.ProductVariant(
+                    id=str(v.external_id),
+                    title=v.title or item.title,
+                    sku=v.sku or None,
+                    price=util.money(v.price),
+                    inventory_quantity=max(0, int(v.inventory_quantity or 0)),
+                    url=v.url or item.url or None,
+                    image_url=v.image_url or item.image_url or None,
+                )
+                for v in variants
+            ]
+            or [
+                payloads.ProductVariant(
+                    id=str(item.external_id),
+                    title=item.title,
+                    sku=item.sku or None,
+                    price=util.money(item.price),
+                    url=item.url or None,
+                    image_url=item.image_url or None,
+                )
+            ],
+        ).dump()
+        path = const.PRODUCT.format(store_id=store, product_id=body["id"])
+        self._request("PUT", path, json=body)
+        return self._result(external_id=body["id"])
+
     # --- store setup --------------------------------------------------------
     def ensure_store(self, name, currency, list_id=None):
         """Create the e-commerce store when it does not exist yet."""

@@ -66,6 +66,7 @@ class ProductVariant(_Body):
     title: str
     sku: str | None = None
     price: float | None = None
+    inventory_quantity: int | None = None
     url: str | None = None
     image_url: str | None = None
 
@@ -73,6 +74,7 @@ class ProductVariant(_Body):
 class Product(_Body):
     id: str
     title: str
+    description: str | None = None
     url: str | None = None
     image_url: str | None = None
     variants: list[ProductVariant]

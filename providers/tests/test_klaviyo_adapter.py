@@ -246,6 +246,8 @@ def test_never_opted_in_is_never_subscribed(adapter, mocked, make_consent):
     result = adapter.update_consent(make_consent(events.ConsentStatus.NEVER))
     assert result.skipped_reason
     assert result.requests == 0
+    no_email = make_consent(events.ConsentStatus.NEVER, email="")
+    assert adapter.update_consent(no_email).skipped_reason
     assert not mocked.calls
 
 

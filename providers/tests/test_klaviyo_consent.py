@@ -261,3 +261,18 @@ def test_parse_webhook_without_secret_refuses(adapter):
     with pytest.raises(EspError) as info:
         unsigned.parse_webhook(headers, raw)
     assert info.value.category == ErrorCategory.AUTHENTICATION
+
+
+def test_without_list_only_global_suppressions_count(mocked):
+    adapter = KlaviyoAdapter(
+        BackendSettings(provider="klaviyo", base_url=BASE, api_key="pk_test_x")
+    )
+    entry = {"list_id": "ANY", "reason": "USER_SUPPRESSED"}
+    entry["timestamp"] = "2026-03-01T14:00:00Z"
+    mocked.get(
+        f"{BASE}/api/profiles",
+        json={"data": [_profile("list@example.com", list_suppressions=[entry])]},
+    )
+    assert adapter.fetch_consent_updates(SINCE) == []
+    assert len(mocked.calls) == 1
+    assert "suppression.timestamp" in mocked.calls[0].request.url

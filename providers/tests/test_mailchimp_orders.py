@@ -254,3 +254,28 @@ def test_ensure_store_existing_makes_no_write():
     responses.get(BASE, json={"id": "S1"})
     assert adapter().ensure_store("My Shop", "EUR").detail == {"created": False}
     assert len(responses.calls) == 1
+
+
+@responses.activate
+def test_upsert_catalog_item_puts_product_with_variants():
+    item = events.CatalogItem(
+        external_id="T1",
+        title="Tea Pot",
+        description="Cast iron",
+        url="https://shop.example.com/p/t1",
+        image_url="",
+        price=30.0,
+        currency="EUR",
+        variants=(
+            events.CatalogVariant("T1-red", "SKU-R", "Red", 30.0, 4.0),
+            events.CatalogVariant("T1-blue", "SKU-B", "Blue", 32.5, -2.0),
+        ),
+    )
+    responses.put(f"{BASE}/products/T1", json={})
+    result = adapter().upsert_catalog_item(item)
+    assert result.external_id == "T1"
+    body = body_of(responses.calls[0])
+    assert [v["id"] for v in body["variants"]] == ["T1-red", "T1-blue"]
+    assert body["variants"][1]["inventory_quantity"] == 0
+    assert body["variants"][0]["url"] == "https://shop.example.com/p/t1"
+    assert_spec("PUT", "/3.0/ecommerce/stores/{store_id}/products/{product_id}", body)

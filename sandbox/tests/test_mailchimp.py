@@ -66,7 +66,7 @@ def problem(response, status):
     return body
 
 
-# -- auth and discovery ---------------------------------------------------------
+# -- auth and discovery -------------------------------------------------------
 def test_auth_accepts_basic_and_bearer_sandbox_keys(sb, mc):
     assert mc.get("/ping").json() == {"health_status": "Everything's Chimpy!"}
     bearer = requests.get(
@@ -108,7 +108,7 @@ def test_unknown_path_is_a_404_problem(mc):
     problem(mc.get("/automations"), 404)
 
 
-# -- members ------------------------------------------------------------------------
+# -- members ------------------------------------------------------------------
 def test_put_member_hash_must_match_email(mc):
     response = mc.put(
         member_path("someone@example.com"), json={"email_address": "ann@example.com"}
@@ -325,7 +325,7 @@ def test_create_list(mc):
     problem(mc.post("/lists", json={"name": "incomplete"}), 400)
 
 
-# -- e-commerce ---------------------------------------------------------------------
+# -- e-commerce ---------------------------------------------------------------
 STORE = "/ecommerce/stores/odoo-1"
 
 
@@ -431,7 +431,7 @@ def test_product_put_and_delete(mc):
     problem(mc.get(STORE + "/products/P2"), 404)
 
 
-# -- batches --------------------------------------------------------------------------
+# -- batches ------------------------------------------------------------------
 def test_batch_lifecycle_with_per_operation_errors(sb, mc):
     sb.configure(job_seconds=30)
     ok_body = '{"email_address": "ann@example.com", "status_if_new": "subscribed"}'
@@ -493,7 +493,7 @@ def _wait_batch(mc, batch_id):
         time.sleep(0.02)
 
 
-# -- webhooks ---------------------------------------------------------------------------
+# -- webhooks -----------------------------------------------------------------
 class _Receiver(BaseHTTPRequestHandler):
     received = []
 
@@ -563,14 +563,14 @@ def test_unsubscribe_fires_list_webhook(sb, mc, receiver):
     problem(mc.get(f"/lists/{LIST}/webhooks/{hook['id']}"), 404)
 
 
-# -- rate limits ---------------------------------------------------------------------------
+# -- rate limits --------------------------------------------------------------
 def test_ten_concurrent_connections_per_key(sb):
     sb.configure(rate_limits=True)
     app = sb.apps["mailchimp"]
     original = app._ping
 
     def slow_ping(request, state):
-        time.sleep(0.3)
+        time.sleep(0.15)
         return original(request, state)
 
     app._ping = slow_ping
@@ -607,3 +607,95 @@ def _iso(ts):
     from datetime import UTC, datetime
 
     return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")
+
+
+def test_api_changes_fire_hooks_with_the_api_source(sb, mc, receiver):
+    server, received = receiver
+    url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+    mc.post(
+        f"/lists/{LIST}/webhooks",
+        json={
+            "url": url,
+            "events": {"subscribe": True, "unsubscribe": True, "profile": True},
+            "sources": {"api": True},
+        },
+    )
+    put_member(mc, "ann@example.com", status_if_new="subscribed")
+    put_member(mc, "ann@example.com", status="unsubscribed")
+    mc.patch(member_path("ann@example.com"), json={"merge_fields": {"FNAME": "A"}})
+    assert sb.wait_webhooks(5)
+    types = [dict(urllib.parse.parse_qsl(body))["type"] for _p, _c, body in received]
+    assert sorted(types) == ["profile", "subscribe", "unsubscribe"]
+
+
+def test_state_and_page_show_members_and_orders(sb, mc):
+    make_store(mc)
+    mc.post(STORE + "/orders", json=order_body())
+    put_member(mc, "ann@example.com", status_if_new="subscribed")
+    mc.post(member_path("ann@example.com") + "/events", json={"name": "signed_up"})
+    state = sb.state("mailchimp", KEY)
+    assert set(state["members"][LIST]) == {
+        subscriber_hash("ann@example.com"),
+        subscriber_hash("buyer@example.com"),
+    }
+    rows = {row["email"]: row for row in sb.apps["mailchimp"].ui_rows()}
+    assert rows["ann@example.com"]["consent"] == "subscribed"
+    assert rows["ann@example.com"]["events"][0]["name"] == "signed_up"
+    assert rows["buyer@example.com"]["events"][0]["name"] == "order SO1"
+    page = requests.get(sb.url + "/?provider=mailchimp", timeout=10).text
+    assert "buyer@example.com" in page
+    assert "order SO1" in page
+
+
+def test_permanently_deleted_member_cannot_be_re_added(mc):
+    put_member(mc, "ann@example.com", status_if_new="subscribed")
+    erase = mc.post(member_path("ann@example.com") + "/actions/delete-permanent")
+    assert erase.status_code == 204
+    problem(mc.get(member_path("ann@example.com")), 404)
+    again = problem(put_member(mc, "ann@example.com", status_if_new="subscribed"), 400)
+    assert again["title"] == "Forgotten Email Not Subscribed"
+
+
+def test_batch_operation_path_may_carry_a_query(sb, mc):
+    sb.configure(job_seconds=0)
+    mc.post(
+        f"/lists/{LIST}/merge-fields",
+        json={"name": "Club", "type": "text", "tag": "CLUB", "required": True},
+    )
+    body = '{"email_address": "ann@example.com", "status": "subscribed"}'
+    operations = [
+        {"method": "POST", "path": f"/lists/{LIST}/members", "body": body},
+        {
+            "method": "POST",
+            "path": f"/lists/{LIST}/members?skip_merge_validation=true",
+            "body": body,
+        },
+    ]
+    batch = mc.post("/batches", json={"operations": operations}).json()
+    done = _wait_batch(mc, batch["id"])
+    results = requests.get(done["response_body_url"], timeout=10).json()
+    assert [r["status_code"] for r in results] == [400, 200]
+    assert "CLUB" in results[0]["response"]
+
+
+def test_product_variants(mc):
+    make_store(mc)
+    path = STORE + "/products/P1/variants"
+    assert mc.put(path + "/P1-L", json={"title": "Mug L"}).json()["id"] == "P1-L"
+    assert [v["id"] for v in mc.get(path).json()["variants"]] == ["P1", "P1-L"]
+    order = order_body(variant="P1-L")
+    assert mc.post(STORE + "/orders", json=order).status_code == 200
+    assert mc.patch(path + "/P1-L", json={"price": 3}).json()["price"] == 3
+    assert mc.delete(path + "/P1-L").status_code == 204
+    problem(mc.get(path + "/P1-L"), 404)
+    problem(mc.post(STORE + "/orders", json=order_body("SO2", variant="P1-L")), 400)
+
+
+def test_reset_drops_pending_batches(sb, mc):
+    sb.configure(job_seconds=0.2)
+    body = '{"email_address": "ann@example.com", "status": "subscribed"}'
+    operations = [{"method": "POST", "path": f"/lists/{LIST}/members", "body": body}]
+    mc.post("/batches", json={"operations": operations})
+    sb.reset("mailchimp")
+    time.sleep(0.4)
+    problem(mc.get(member_path("ann@example.com")), 404)

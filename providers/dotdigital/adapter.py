@@ -1,0 +1,409 @@
+"""Dotdigital adapter: contacts and consent (v3), order insight data, v2 polls.
+
+Odoo masters consent here. Dotdigital creates a contact whose email status
+is not given as *subscribed*, so a contact Odoo has no opt-in for is only
+ever created with the status ``unsubscribed``; an existing contact's status
+is left alone unless Odoo's consent says otherwise.
+"""
+
+import datetime
+import hashlib
+import re
+import threading
+import urllib.parse
+
+from ..base import DeliveryResult, ErrorCategory, EspAdapter, EspError
+from ..events import ConsentStatus, ConsentUpdate
+from . import const, payloads
+from .bulk import BulkMixin
+from .errors import error_from_response
+from .orders import OrdersMixin
+
+_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+# Data fields known to exist per (endpoint, user digest): one GET per process.
+_fields_cache = {}
+_fields_lock = threading.Lock()
+
+
+def data_field_name(key):
+    """The Dotdigital data field for a property: ``"Loyalty Tier"`` ->
+    ``LOYALTY_TIER`` (letters, digits, ``_``; at most 20 characters)."""
+    name = re.sub(r"[^A-Z0-9]+", "_", str(key).upper()).strip("_")
+    name = name[: const.DATA_FIELD_MAX_LENGTH].rstrip("_")
+    if not name or name[0].isdigit():
+        raise EspError(
+            f"Property {key!r} cannot be turned into a Dotdigital data field name",
+            category=ErrorCategory.CONFIGURATION,
+            field=str(key),
+            code=const.CODE_INVALID_FIELD,
+        )
+    return name
+
+
+def iso(value):
+    """ISO 8601 UTC text (``Z``) of a datetime; naive values are UTC."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=datetime.timezone.utc)
+    value = value.astimezone(datetime.timezone.utc)
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class DotdigitalAdapter(OrdersMixin, BulkMixin, EspAdapter):
+    """Dotdigital behind the :class:`EspAdapter` interface."""
+
+    provider = "dotdigital"
+
+    def __init__(self, settings, transport=None):
+        super().__init__(settings, transport=transport)
+        self._count = 0
+        self.api_endpoint = (settings.extra or {}).get(const.EXTRA_API_ENDPOINT) or ""
+
+    # --- the chokepoint -----------------------------------------------------
+    @property
+    def region_url(self):
+        return (self.settings.base_url or const.DEFAULT_BASE_URL).rstrip("/")
+
+    def resolve_endpoint(self):
+        """The account's API endpoint (``ApiEndpoint`` of account-info), cached.
+
+        The engine keeps it in ``settings.extra["api_endpoint"]`` to skip the
+        call; read :attr:`api_endpoint` after this to store it.
+        """
+        if not self.api_endpoint:
+            info = self._request("GET", const.ACCOUNT_INFO)
+            self.api_endpoint = self._endpoint_from(info) or self.region_url
+        return self.api_endpoint
+
+    @staticmethod
+    def _endpoint_from(info):
+        for prop in info.get("properties") or []:
+            if prop.get("name") == const.API_ENDPOINT_PROPERTY and prop.get("value"):
+                return str(prop["value"]).rstrip("/")
+        return ""
+
+    def _request(self, method, path, *, json=None, params=None):
+        """Send one request to Dotdigital; return its JSON or raise EspError."""
+        if not (self.settings.api_user and self.settings.api_secret):
+            raise EspError(
+                "No Dotdigital API user or password is configured",
+                category=ErrorCategory.CONFIGURATION,
+            )
+        base = self.region_url if path == const.ACCOUNT_INFO else None
+        base = base or self.resolve_endpoint()
+        self._count += 1
+        response = self.transport.send(
+            method,
+            base + path,
+            json=json,
+            params=params,
+            auth=(self.settings.api_user, self.settings.api_secret),
+            headers={"Accept": "application/json"},
+        )
+        if response.status_code >= 400:
+            raise error_from_response(response, self.settings.secrets)
+        if not response.content:
+            return {}
+        try:
+            return response.json()
+        except ValueError:
+            return {}
+
+    def _start(self):
+        self._count = 0
+
+    def _result(self, **values):
+        return DeliveryResult(requests=self._count, **values)
+
+    @staticmethod
+    def _email(email):
+        value = (email or "").strip().lower()
+        if not _EMAIL_RE.match(value):
+            raise EspError(
+                f"{email!r} is not a valid email address",
+                category=ErrorCategory.DATA,
+                field="email",
+                code=const.CODE_INVALID_EMAIL,
+            )
+        return value
+
+    @staticmethod
+    def _contact_path(email):
+        return const.CONTACT.format(email=urllib.parse.quote(email, safe="@"))
+
+    # --- connection ---------------------------------------------------------
+    def test_connection(self):
+        """Check the API user; resolve the account's endpoint."""
+        self._start()
+        info = self._request("GET", const.ACCOUNT_INFO)
+        self.api_endpoint = self._endpoint_from(info) or self.region_url
+        return f"Dotdigital account {info.get('id', '?')} at {self.api_endpoint}"
+
+    # --- contacts -----------------------------------------------------------
+    def _data_fields(self, profile):
+        fields = {}
+        full = " ".join(p for p in (profile.first_name, profile.last_name) if p)
+        for name, value in (
+            (const.FIELD_FIRSTNAME, profile.first_name),
+            (const.FIELD_LASTNAME, profile.last_name),
+            (const.FIELD_FULLNAME, full),
+            (const.FIELD_POSTCODE, profile.address.zip if profile.address else ""),
+        ):
+            if value:
+                fields[name] = value
+        seen = set(const.STANDARD_FIELDS)
+        for key, value in (profile.properties or {}).items():
+            name = data_field_name(key)
+            if name in seen:
+                raise EspError(
+                    f"Property {key!r} maps to data field {name}, which another "
+                    "value already uses; rename one of them",
+                    category=ErrorCategory.CONFIGURATION,
+                    field=str(key),
+                    code=const.CODE_INVALID_FIELD,
+                )
+            seen.add(name)
+            if value is None or value == "":
+                continue
+            # Missing fields are created as String: send text.
+            fields[name] = (
+                ("Yes" if value else "No") if isinstance(value, bool) else str(value)
+            )
+        return fields
+
+    # --- data fields --------------------------------------------------------
+    def _fields_key(self):
+        digest = hashlib.sha256(self.settings.api_user.encode()).hexdigest()[:12]
+        return (self.resolve_endpoint(), digest)
+
+    def _create_data_field(self, name):
+        if not self.settings.extra.get("create_data_fields", True):
+            raise EspError(
+                f"The Dotdigital account has no data field {name}; create it in "
+                "Dotdigital or allow esp_sync to create data fields",
+                category=ErrorCategory.CONFIGURATION,
+                field=name,
+                code=const.CODE_FIELD_MISSING,
+            )
+        body = payloads.DataFieldCreate(name=name).dump()
+        self._request("POST", const.DATA_FIELDS, json=body)
+        with _fields_lock:
+            _fields_cache.setdefault(self._fields_key(), set()).add(name)
+
+    def _ensure_data_fields(self, names):
+        """Create custom data fields the account lacks (Dotdigital rejects
+        contacts carrying unknown ones)."""
+        custom = {n for n in names if n not in const.STANDARD_FIELDS}
+        if not custom:
+            return
+        key = self._fields_key()
+        with _fields_lock:
+            known = _fields_cache.get(key)
+        if known is None or not custom <= known:
+            answer = self._request("GET", const.DATA_FIELDS)
+            rows = answer if isinstance(answer, list) else []
+            known = {str(r.get("name", "")).upper() for r in rows}
+            with _fields_lock:
+                _fields_cache[key] = set(known)
+        for name in sorted(custom - known):
+            self._create_data_field(name)
+
+    def _lists(self):
+        book = self.settings.dotdigital_address_book_id
+        if not book:
+            return None
+        try:
+            return [int(book)]
+        except ValueError as exc:
+            raise EspError(
+                f"The Dotdigital address book id {book!r} is not a number",
+                category=ErrorCategory.CONFIGURATION,
+            ) from exc
+
+    def _channel(self, consent):
+        """Email channel properties for an Odoo consent (None: leave alone)."""
+        if consent is None:
+            return None
+        status = ConsentStatus(consent.status)
+        if consent.suppressed:
+            email = payloads.EmailChannel(status=const.EMAIL_SUPPRESSED)
+        elif status == ConsentStatus.SUBSCRIBED:
+            # Odoo holds the opt-in evidence: resubscribe without a challenge.
+            extra = self.settings.extra
+            email = payloads.EmailChannel(
+                status=const.EMAIL_SUBSCRIBED,
+                optInType=extra.get("opt_in_type", const.OPT_IN_TYPE),
+                resubscribeOptions=payloads.ResubscribeOptions(
+                    resubscribeWithNoChallenge=not extra.get(
+                        "resubscribe_with_challenge", False
+                    )
+                ),
+            )
+        elif status == ConsentStatus.UNSUBSCRIBED:
+            email = payloads.EmailChannel(status=const.EMAIL_UNSUBSCRIBED)
+        else:
+            return None
+        return payloads.ChannelProperties(email=email)
+
+    def _consent_records(self, consent):
+        """Consent evidence, when Odoo has all Dotdigital requires."""
+        if consent is None or ConsentStatus(consent.status) != ConsentStatus.SUBSCRIBED:
+            return None
+        values = {
+            "url": getattr(consent, "url", ""),
+            "ipAddress": getattr(consent, "ip_address", ""),
+            "userAgent": getattr(consent, "user_agent", ""),
+        }
+        if not (consent.consented_at and all(values.values())):
+            return None
+        text = getattr(consent, "text", "") or f"Opted in via {consent.source}"
+        record = payloads.ConsentRecord(
+            text=text, dateTimeConsented=iso(consent.consented_at), **values
+        )
+        return [record]
+
+    def _contact_exists(self, email):
+        try:
+            self._request("GET", self._contact_path(email))
+        except EspError as error:
+            if error.status == 404:
+                return False
+            raise
+        return True
+
+    def _patch_contact(self, email, body):
+        """PATCH a contact; create data fields it reports missing, retry once."""
+        path = self._contact_path(email)
+        params = {"merge-option": const.MERGE_OPTION}
+        try:
+            return self._request("PATCH", path, json=body, params=params)
+        except EspError as error:
+            missing = self._missing_fields(error, body)
+            if not missing:
+                raise
+            for name in missing:
+                self._create_data_field(name)
+            return self._request("PATCH", path, json=body, params=params)
+
+    @staticmethod
+    def _missing_fields(error, body):
+        sent = set(body.get("dataFields") or {})
+        details = getattr(error, "details", None) or []
+        return [
+            item.upper()
+            for item, text in details
+            if item.upper() in sent
+            and re.search(const.FIELD_MISSING_PATTERN, text, re.I)
+        ]
+
+    def _contact_body(self, profile, email, channel, records=None):
+        return payloads.ContactUpdate(
+            identifiers=payloads.Identifiers(email=email),
+            dataFields=self._data_fields(profile) or None,
+            lists=self._lists(),
+            channelProperties=channel,
+            consentRecords=records,
+        ).dump()
+
+    def upsert_profile(self, profile):
+        """PATCH the contact (created if new) with data fields and list.
+
+        Without an Odoo opt-in, a new contact is created unsubscribed (else
+        Dotdigital would make it subscribed); an existing one keeps its status.
+        """
+        self._start()
+        email = self._email(profile.email)
+        channel = self._channel(profile.consent)
+        records = self._consent_records(profile.consent)
+        if channel is None and not self._contact_exists(email):
+            channel = payloads.ChannelProperties(
+                email=payloads.EmailChannel(status=const.EMAIL_UNSUBSCRIBED)
+            )
+        body = self._contact_body(profile, email, channel, records)
+        self._ensure_data_fields(body.get("dataFields") or {})
+        contact = self._patch_contact(email, body)
+        return self._result(
+            external_id=str(contact.get("contactId") or ""),
+            detail={"status": contact.get("status", "")},
+        )
+
+    def update_consent(self, consent):
+        """Write Odoo's consent to the email channel (never for NEVER)."""
+        self._start()
+        channel = self._channel(consent)
+        if channel is None:
+            return DeliveryResult(skipped_reason=const.SKIP_NEVER, requests=0)
+        email = self._email(consent.email)
+        body = payloads.ContactUpdate(
+            identifiers=payloads.Identifiers(email=email),
+            channelProperties=channel,
+            consentRecords=self._consent_records(consent),
+        ).dump()
+        contact = self._patch_contact(email, body)
+        return self._result(
+            external_id=str(contact.get("contactId") or ""),
+            detail={"status": channel.email.status},
+        )
+
+    # --- Dotdigital -> Odoo -------------------------------------------------
+    def fetch_consent_updates(self, since):
+        """Contacts unsubscribed or suppressed in Dotdigital since ``since``."""
+        self._start()
+        date = iso(since)
+        latest = {}
+        for template, default in (
+            (const.UNSUBSCRIBED_SINCE, "unsubscribed"),
+            (const.SUPPRESSED_SINCE, None),
+        ):
+            skip = 0
+            while True:
+                page = self._request(
+                    "GET",
+                    template.format(date=date),
+                    params={"select": const.PAGE_SIZE, "skip": skip},
+                )
+                rows = page if isinstance(page, list) else []
+                for row in rows:
+                    update = self._consent_update(row, default)
+                    if update is None:
+                        continue
+                    known = latest.get(update.email)
+                    if known is None or update.occurred_at >= known.occurred_at:
+                        latest[update.email] = update
+                skip += len(rows)
+                if len(rows) < const.PAGE_SIZE:
+                    break
+        return sorted(latest.values(), key=lambda u: (u.occurred_at, u.email))
+
+    @staticmethod
+    def _consent_update(row, default):
+        contact = row.get("suppressedContact") or {}
+        email = (contact.get("email") or "").strip().lower()
+        if not email:
+            return None
+        reason = str(row.get("reason") or contact.get("status") or "")
+        status = default or (
+            "unsubscribed" if reason.lower() == "unsubscribed" else "suppressed"
+        )
+        return ConsentUpdate(
+            email=email,
+            status=status,
+            occurred_at=_parse_time(row.get("dateRemoved")),
+            reason=reason,
+            provider_ref=str(contact.get("id") or ""),
+        )
+
+
+def _parse_time(value):
+    if value:
+        try:
+            parsed = datetime.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        except ValueError:
+            parsed = None
+        if parsed is not None:
+            if parsed.tzinfo is None:
+                parsed = parsed.replace(tzinfo=datetime.timezone.utc)
+            return parsed.astimezone(datetime.timezone.utc)
+    return datetime.datetime.now(datetime.timezone.utc)

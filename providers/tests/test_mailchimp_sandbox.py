@@ -1,0 +1,158 @@
+"""Mailchimp adapter against the in-process sandbox (end to end)."""
+
+import dataclasses
+import datetime
+import http.server
+import threading
+import time
+
+import pytest
+
+from providers import events
+from providers.base import BackendSettings, EspError
+from providers.mailchimp import adapter as mc_adapter
+from providers.mailchimp.adapter import MailchimpAdapter
+
+sandbox = pytest.importorskip("sandbox")
+K = events.EventKind
+LIST = "aud00001"
+
+
+@pytest.fixture(scope="module")
+def sb():
+    with sandbox.Sandbox(port=0, validate=True, rate_limits=False) as running:
+        yield running
+
+
+@pytest.fixture
+def mc(sb):
+    sb.reset()
+    mc_adapter._merge_tags_cache.clear()
+    settings = BackendSettings(
+        provider="mailchimp",
+        base_url=sb.url + "/mailchimp",
+        api_key="sandbox-e2e-us1",
+        mailchimp_list_id=LIST,
+        mailchimp_store_id="odoo-1",
+    )
+    return MailchimpAdapter(settings)
+
+
+def member(sb, email):
+    state = sb.state("mailchimp", account="sandbox-e2e-us1")
+    for item in state["members"][LIST].values():
+        if item["email_address"].lower() == email:
+            return item
+    return None
+
+
+def test_connection(mc):
+    assert "audience" in mc.test_connection()
+
+
+def test_status_if_new_and_unsubscribed_member_stays_unsubscribed(
+    sb, mc, sample_profile, make_consent
+):
+    subscribed = dataclasses.replace(sample_profile, consent=make_consent())
+    mc.upsert_profile(subscribed)
+    assert member(sb, "ada@example.com")["status"] == "subscribed"
+    sb.action("mailchimp", "unsubscribe", email="ada@example.com")
+    mc.upsert_profile(dataclasses.replace(subscribed, first_name="Augusta"))
+    found = member(sb, "ada@example.com")
+    assert found["status"] == "unsubscribed"
+    assert found["merge_fields"]["FNAME"] == "Augusta"
+    assert found["merge_fields"]["LOYALTY_TI"] == "gold"
+
+    plain = dataclasses.replace(sample_profile, email="bob@example.com")
+    mc.upsert_profile(plain)
+    assert member(sb, "bob@example.com")["status"] == "transactional"
+
+
+def test_tags_added_and_removed(sb, mc, sample_profile):
+    mc.upsert_profile(sample_profile)
+    result = mc.upsert_profile(dataclasses.replace(sample_profile, tags=("VIP",)))
+    assert result.detail["tags_removed"] == ["Newsletter"]
+    tags = {t["name"] for t in member(sb, "ada@example.com")["tags"]}
+    assert tags == {"VIP"}
+
+
+def test_order_lifecycle_refund_updates_order(sb, mc, make_order_event, sample_order):
+    mc.ensure_store("Odoo shop", "EUR")
+    mc.send_order_event(make_order_event(K.PLACED))
+    refunded = dataclasses.replace(sample_order, refunded_total=12.0)
+    mc.send_order_event(make_order_event(K.REFUNDED, order=refunded))
+    store = sb.state("mailchimp", account="sandbox-e2e-us1")["stores"]["odoo-1"]
+    order = store["orders"]["42"]
+    assert order["financial_status"] == "partially_refunded"
+    assert float(order["order_total"]) == 30.0
+    # Placing again (a replayed job) updates instead of failing.
+    mc.send_order_event(make_order_event(K.PLACED, order=refunded))
+
+
+def test_batch_with_per_record_errors(sb, mc, sample_profile):
+    good = dataclasses.replace(sample_profile, properties={})
+    bad = dataclasses.replace(
+        sample_profile, email="carol@example.com", properties={"Size": "L"}
+    )
+    mc._ensure_merge_fields = lambda *a, **k: None  # let the ESP reject SIZE
+    job = mc.bulk_import_profiles([good, bad])
+    deadline = time.time() + 10
+    while not job.done and time.time() < deadline:
+        job = mc.get_bulk_job(job)
+        time.sleep(0.05)
+    assert job.status == "complete"
+    assert [key for key, _m in job.errors] == ["carol@example.com"]
+    assert member(sb, "ada@example.com") is not None
+
+
+def test_consent_polling(sb, mc, sample_profile):
+    mc.upsert_profile(sample_profile)
+    since = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(hours=1)
+    sb.action("mailchimp", "unsubscribe", email="ada@example.com")
+    updates = mc.fetch_consent_updates(since)
+    assert [(u.email, u.status) for u in updates] == [
+        ("ada@example.com", "unsubscribed")
+    ]
+
+
+def test_wrong_key_is_authentication(sb, mc):
+    bad = MailchimpAdapter(dataclasses.replace(mc.settings, api_key="wrong-us1"))
+    with pytest.raises(EspError) as info:
+        bad.test_connection()
+    assert info.value.category.value == "authentication"
+
+
+class _Receiver(http.server.BaseHTTPRequestHandler):
+    bodies = []
+
+    def do_POST(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        self.bodies.append(self.rfile.read(length))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def test_webhook_round_trip(sb, mc, sample_profile):
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/esp_sync/mailchimp/s3cret"
+        assert mc.register_webhook(url).external_id
+        mc.upsert_profile(sample_profile)
+        sb.action("mailchimp", "unsubscribe", email="ada@example.com")
+        sb.wait_webhooks(timeout=5)
+        deadline = time.time() + 5
+        while not _Receiver.bodies and time.time() < deadline:
+            time.sleep(0.02)
+        updates = [u for b in _Receiver.bodies for u in mc.parse_webhook({}, b)]
+        assert [(u.email, u.status) for u in updates] == [
+            ("ada@example.com", "unsubscribed")
+        ]
+        assert updates[0].provider_ref == LIST
+    finally:
+        server.shutdown()
+        server.server_close()

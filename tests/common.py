@@ -1,0 +1,151 @@
+# Copyright 2026 esp_sync developers
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+import json
+
+import responses
+
+from odoo.tests import common
+from odoo.tests.common import TransactionCase
+
+# queue_job >= 18.0.4 registers its patcher in SETATTR_SOURCES, which Odoo 18
+# builds older than mid-2025 lack; give it an empty registry to fill.
+if not hasattr(common, "SETATTR_SOURCES"):
+    common.SETATTR_SOURCES = {}
+
+from odoo.addons.queue_job.tests.common import trap_jobs  # noqa: E402
+
+KLAVIYO_URL = "https://a.klaviyo.com"
+KLAVIYO_KEY = "pk_test_0123456789abcdef"
+
+
+class EspSyncCase(TransactionCase):
+    """Fixtures: one Klaviyo backend, customers, a product; HTTP via responses."""
+
+    @classmethod
+    def _request_handler(cls, s, r, /, **kw):
+        # Let every request reach `responses` (mocked at the transport);
+        # an unmocked URL fails there with a ConnectionError.
+        return common._super_send(s, r, **kw)
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.env = cls.env(context=dict(cls.env.context, tracking_disable=True))
+        # Demo backends (sandbox) must not take part in these tests.
+        cls.env["esp.backend"].search([]).write({"active": False})
+        cls.company = cls.env.company
+        cls.backend = cls.env["esp.backend"].create(
+            {
+                "name": "Klaviyo test",
+                "provider": "klaviyo",
+                "api_key": KLAVIYO_KEY,
+                "company_id": cls.company.id,
+            }
+        )
+        # Fixtures are made without capture; each test traps its own jobs.
+        quiet = cls.env["res.partner"].with_context(esp_sync_no_capture=True)
+        cls.customer = quiet.create(
+            {
+                "name": "Ann Customer",
+                "email": "Ann.Customer@Example.com",
+                "customer_rank": 1,
+                "city": "Leeds",
+            }
+        )
+        cls.customer = cls.customer.with_context(esp_sync_no_capture=False)
+        cls.product = cls.env["product.product"].create(
+            {
+                "name": "Trail Shoe",
+                "default_code": "SHOE-1",
+                "type": "consu",
+                "list_price": 100.0,
+                "taxes_id": [(5, 0, 0)],
+            }
+        )
+        cls.events = cls.env["esp.sync.event"]
+
+    def setUp(self):
+        super().setUp()
+        self.trap = self.enterContext(trap_jobs())
+
+    def _order(self, partner=None, qty=3.0, confirm=True):
+        order = self.env["sale.order"].create(
+            {
+                "partner_id": (partner or self.customer).id,
+                "order_line": [
+                    (
+                        0,
+                        0,
+                        {
+                            "product_id": self.product.id,
+                            "product_uom_qty": qty,
+                            "price_unit": 100.0,
+                            "tax_id": [(5, 0, 0)],
+                        },
+                    )
+                ],
+            }
+        )
+        if confirm:
+            order.action_confirm()
+        return order
+
+    def _deliver(self, picking, qty=None):
+        """Validate ``picking`` shipping ``qty`` per move (all by default)."""
+        for move in picking.move_ids:
+            move.quantity = move.product_uom_qty if qty is None else qty
+            move.picked = True
+        picking.with_context(cancel_backorder=False)._action_done()
+        return picking
+
+    @staticmethod
+    def _mock():
+        """A responses mock; unmatched URLs fail with a ConnectionError."""
+        return responses.RequestsMock(assert_all_requests_are_fired=False)
+
+    def _klaviyo_ok(self, rsps):
+        """Register 2xx answers for the Klaviyo endpoints the engine calls."""
+        rsps.add(
+            responses.POST,
+            f"{KLAVIYO_URL}/api/profile-import",
+            json={"data": {"type": "profile", "id": "01PROFILE", "attributes": {}}},
+            status=201,
+        )
+        rsps.add(responses.POST, f"{KLAVIYO_URL}/api/events", status=202)
+        rsps.add(
+            responses.POST,
+            f"{KLAVIYO_URL}/api/profile-subscription-bulk-create-jobs",
+            status=202,
+        )
+        rsps.add(
+            responses.POST,
+            f"{KLAVIYO_URL}/api/profile-subscription-bulk-delete-jobs",
+            status=202,
+        )
+        rsps.add(
+            responses.POST,
+            f"{KLAVIYO_URL}/api/profile-suppression-bulk-create-jobs",
+            status=202,
+        )
+
+    @staticmethod
+    def _bodies(rsps, path):
+        return [
+            json.loads(call.request.body)
+            for call in rsps.calls
+            if call.request.url.split("?")[0].endswith(path)
+        ]
+
+    @staticmethod
+    def _metric(body):
+        return body["data"]["attributes"]["metric"]["data"]["attributes"]["name"]
+
+    def _run_jobs(self, rounds=5):
+        """Perform the trapped jobs, and the follow-up jobs they enqueue."""
+        performed = 0
+        for _round in range(rounds):
+            if not self.trap.enqueued_jobs:
+                break
+            performed += len(self.trap.enqueued_jobs)
+            self.trap.perform_enqueued_jobs()
+        return performed

@@ -1,0 +1,158 @@
+# Copyright 2026 esp_sync developers
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+import responses
+
+from odoo.tools import mute_logger
+
+from odoo.addons.queue_job.exception import RetryableJobError
+
+from .. import const
+from .common import KLAVIYO_KEY, KLAVIYO_URL, EspSyncCase
+
+
+class TestErrors(EspSyncCase):
+    """ESP errors are classified: retry later, fix data, fix configuration."""
+
+    def _profile_event(self):
+        self.customer.write({"city": "York"})
+        return self.events.search(
+            [("res_id", "=", self.customer.id), ("event_type", "=", "profile")]
+        )
+
+    def _answer(self, rsps, status, headers=None, detail="Something went wrong"):
+        rsps.add(
+            responses.POST,
+            f"{KLAVIYO_URL}/api/profile-import",
+            status=status,
+            headers=headers or {},
+            json={"errors": [{"status": status, "code": "error", "title": "Error",
+                              "detail": detail}]},
+        )
+
+    def test_429_retries_after_retry_after(self):
+        event = self._profile_event()
+        with self._mock() as rsps:
+            self._answer(rsps, 429, {"Retry-After": "17"})
+            with self.assertRaises(RetryableJobError) as caught:
+                self._run_jobs()
+        self.assertEqual(caught.exception.seconds, 17.0)
+        self.assertEqual(event.state, "pending", "nothing lost")
+
+    def test_500_and_network_errors_back_off(self):
+        event = self._profile_event()
+        with self._mock() as rsps:
+            self._answer(rsps, 503)
+            with self.assertRaises(RetryableJobError) as caught:
+                self._run_jobs()
+        self.assertGreater(caught.exception.seconds, 0)
+        self.assertLessEqual(caught.exception.seconds, const.RETRY_CAP_SECONDS)
+        self.customer.write({"city": "Hull"})
+        with self._mock():  # nothing mocked: connection refused
+            with self.assertRaises(RetryableJobError):
+                self._run_jobs()
+        self.assertEqual(event.state, "pending")
+
+    def test_retries_are_capped_then_recorded(self):
+        event = self._profile_event()
+        event.attempts = const.MAX_ATTEMPTS - 1
+        with self._mock() as rsps:
+            self._answer(rsps, 500)
+            self._run_jobs()
+        self.assertEqual(event.state, "failed")
+        self.assertEqual(event.exception_id.category, "transient")
+        self.assertEqual(event.exception_id.team, "operations")
+        self.assertIn("Gave up", event.exception_id.message)
+
+    def test_success_before_a_rate_limit_commits_and_reschedules(self):
+        order = self._order()
+        self._deliver(order.picking_ids)
+        with self._mock() as rsps:
+            rsps.add(responses.POST, f"{KLAVIYO_URL}/api/profile-import", status=201,
+                     json={"data": {"type": "profile", "id": "P1"}})
+            rsps.add(responses.POST, f"{KLAVIYO_URL}/api/events", status=202)
+            rsps.add(responses.POST, f"{KLAVIYO_URL}/api/events", status=202)
+            rsps.add(responses.POST, f"{KLAVIYO_URL}/api/events", status=429,
+                     headers={"Retry-After": "5"}, json={"errors": []})
+            self.trap.perform_enqueued_jobs()
+        ledger = self.events.search([("group_ref", "=", f"sale.order,{order.id}")],
+                                    order="sequence")
+        self.assertEqual(ledger.mapped("state"), ["sent", "pending"])
+        self.trap.assert_jobs_count(1)  # the follow-up job, after Retry-After
+        self.assertTrue(self.trap.enqueued_jobs[0].eta)
+
+    @mute_logger("odoo.addons.esp_sync.models.esp_sync_binding")
+    def test_401_is_an_it_exception_without_the_key(self):
+        event = self._profile_event()
+        with self._mock() as rsps:
+            self._answer(rsps, 401, detail=f"Bad key {KLAVIYO_KEY}")
+            self._run_jobs()
+        exception = event.exception_id
+        self.assertEqual(exception.category, "authentication")
+        self.assertEqual(exception.team, "it")
+        self.assertNotIn(KLAVIYO_KEY, exception.message)
+        chatter = self.customer.message_ids.mapped("body")
+        self.assertTrue(any("Klaviyo test" in b for b in chatter), "chatter says so")
+        self.assertFalse(any(KLAVIYO_KEY in b for b in chatter))
+
+    def test_404_is_a_configuration_exception(self):
+        event = self._profile_event()
+        with self._mock() as rsps:
+            self._answer(rsps, 404)
+            self._run_jobs()
+        self.assertEqual(event.exception_id.category, "configuration")
+
+    def test_missing_credentials_recorded_then_delivered_once_fixed(self):
+        self.backend.api_key = False
+        event = self._profile_event()
+        self._run_jobs()
+        self.assertEqual(event.state, "failed")
+        self.assertEqual(event.exception_id.code, "missing_credentials")
+        self.backend.api_key = KLAVIYO_KEY
+        with self._mock() as rsps:
+            self._klaviyo_ok(rsps)
+            event.exception_id.action_retry()
+            self._run_jobs()
+        self.assertEqual(event.state, "sent")
+
+    def test_malformed_email_is_a_data_exception(self):
+        self.customer.write({"email": "ann@@example"})  # Odoo keeps it
+        with self._mock() as rsps:
+            self._run_jobs()
+            self.assertFalse(rsps.calls, "nothing is sent for a bad address")
+        exception = self.env["esp.sync.exception"].search(
+            [("res_model", "=", "res.partner"), ("res_id", "=", self.customer.id)]
+        )
+        self.assertEqual(exception.code, "email_invalid")
+        self.assertEqual(exception.category, "data")
+        self.assertIn("ann@@example", exception.message)
+        ledger = self.events.search([("res_id", "=", self.customer.id)])
+        self.assertNotIn("sent", ledger.mapped("state"))
+        # Fixed in Odoo: the waiting events go out, the exception closes.
+        self.customer.write({"email": "ann@example.com"})
+        exception.action_retry()
+        with self._mock() as rsps:
+            self._klaviyo_ok(rsps)
+            self._run_jobs()
+        self.assertEqual(exception.state, "resolved")
+
+    def test_repeated_failure_counts_on_one_exception(self):
+        event = self._profile_event()
+        for _i in range(2):
+            with self._mock() as rsps:
+                self._answer(rsps, 400)
+                event.action_retry()
+                self._run_jobs()
+        exceptions = self.env["esp.sync.exception"].search(
+            [("res_id", "=", self.customer.id), ("res_model", "=", "res.partner")]
+        )
+        self.assertEqual(len(exceptions), 1)
+        self.assertEqual(exceptions.count, 2)
+
+    def test_ignore_unblocks_the_group(self):
+        event = self._profile_event()
+        with self._mock() as rsps:
+            self._answer(rsps, 400)
+            self._run_jobs()
+        event.exception_id.action_ignore()
+        self.assertEqual(event.state, "skipped")
+        self.assertEqual(event.exception_id.state, "ignored")
