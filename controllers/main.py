@@ -29,8 +29,12 @@ class EspWebhookController(http.Controller):
     )
     def esp_webhook(self, backend_id, token, **_kwargs):
         backend = request.env["esp.backend"].sudo().browse(backend_id).exists()
-        if not backend or not backend.active or not hmac.compare_digest(
-            token.encode(), (backend.webhook_secret or "").encode()
+        if (
+            not backend
+            or not backend.active
+            or not hmac.compare_digest(
+                token.encode(), (backend.webhook_secret or "").encode()
+            )
         ):
             return request.make_response("Not found", status=404)
         if request.httprequest.method == "GET":
@@ -43,8 +47,12 @@ class EspWebhookController(http.Controller):
         except EspError as err:
             _logger.warning("Webhook refused for backend %s: %s", backend.id, err)
             return request.make_response("Refused", status=401)
-        applied = request.env["res.partner"].sudo()._esp_apply_consent_updates(
-            backend, updates
+        applied = (
+            request.env["res.partner"]
+            .sudo()
+            ._esp_apply_consent_updates(backend, updates)
         )
-        _logger.info("Webhook for backend %s: %s partner(s) updated", backend.id, applied)
+        _logger.info(
+            "Webhook for backend %s: %s partner(s) updated", backend.id, applied
+        )
         return request.make_response("OK")

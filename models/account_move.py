@@ -23,9 +23,11 @@ class AccountMove(models.Model):
         """Record Refunded Order for backends whose refund trigger is ``trigger``."""
         refunds = self.filtered(lambda m: m.move_type == "out_refund")
         for refund in refunds:
-            backends = self.env["esp.backend"]._esp_backends_for_company(
-                refund.company_id, "refund"
-            ).filtered(lambda b: b.refund_trigger == trigger)
+            backends = (
+                self.env["esp.backend"]
+                ._esp_backends_for_company(refund.company_id, "refund")
+                .filtered(lambda b: b.refund_trigger == trigger)
+            )
             if backends:
                 refund._esp_capture("order_refunded", backends)
                 refund.partner_id._esp_capture("profile")

@@ -49,9 +49,7 @@ class EspBackend(models.Model):
     api_user = fields.Char(
         "API user", groups="base.group_system", copy=False, help="Dotdigital API user."
     )
-    api_secret = fields.Char(
-        "API password", groups="base.group_system", copy=False
-    )
+    api_secret = fields.Char("API password", groups="base.group_system", copy=False)
     webhook_secret = fields.Char(
         groups="base.group_system",
         copy=False,
@@ -181,8 +179,11 @@ class EspBackend(models.Model):
                 self.env["res.partner"].search_count(domain, limit=1)
             except Exception as exc:
                 raise ValidationError(
-                    _("The partner domain of %(name)s is not valid: %(error)s",
-                      name=backend.name, error=exc)
+                    _(
+                        "The partner domain of %(name)s is not valid: %(error)s",
+                        name=backend.name,
+                        error=exc,
+                    )
                 ) from exc
 
     @api.model_create_multi
@@ -199,8 +200,7 @@ class EspBackend(models.Model):
             account = self._esp_adapter().test_connection()
         except EspError as err:
             raise UserError(
-                _("Connection to %(name)s failed: %(error)s", name=self.name,
-                  error=err)
+                _("Connection to %(name)s failed: %(error)s", name=self.name, error=err)
             ) from err
         return {
             "type": "ir.actions.client",
@@ -262,8 +262,11 @@ class EspBackend(models.Model):
         self.ensure_one()
         if not self.has_credentials:
             raise EspError(
-                _("The backend %(name)s has no API credentials. An administrator "
-                  "must enter them in Settings > ESP Sync.", name=self.name),
+                _(
+                    "The backend %(name)s has no API credentials. An administrator "
+                    "must enter them in Settings > ESP Sync.",
+                    name=self.name,
+                ),
                 category="configuration",
                 code="missing_credentials",
             )
@@ -281,11 +284,7 @@ class EspBackend(models.Model):
             "refund": "sync_refunds",
             "catalog": "sync_catalog",
         }[stream]
-        return (
-            self.sudo()
-            .search([("company_id", "=", company.id)])
-            .filtered(switch)
-        )
+        return self.sudo().search([("company_id", "=", company.id)]).filtered(switch)
 
     def _esp_sync_partners(self, partners):
         """Return the subset of ``partners`` this backend syncs."""
@@ -299,8 +298,8 @@ class EspBackend(models.Model):
 
     def _esp_stream_mode(self, stream):
         self.ensure_one()
-        return self[f"{stream}_mode"] if stream != "fulfilment" else (
-            self.fulfilment_mode
+        return (
+            self[f"{stream}_mode"] if stream != "fulfilment" else (self.fulfilment_mode)
         )
 
     # ----------------------------------------------------------- enqueueing
@@ -313,8 +312,11 @@ class EspBackend(models.Model):
             identity_key=f"esp_sync:{self.id}:{group_ref}",
             max_retries=const.MAX_ATTEMPTS,
             eta=eta,
-            description=_("ESP delivery: %(backend)s %(group)s",
-                          backend=self.name, group=group_ref),
+            description=_(
+                "ESP delivery: %(backend)s %(group)s",
+                backend=self.name,
+                group=group_ref,
+            ),
         )._esp_deliver_group(group_ref)
 
     def _esp_enqueue_pending(self, scheduled_only=False):
@@ -323,8 +325,10 @@ class EspBackend(models.Model):
         domain = [("backend_id", "=", self.id), ("state", "=", "pending")]
         if scheduled_only:
             domain.append(("mode", "=", "scheduled"))
-        groups = self.env["esp.sync.event"].sudo()._read_group(
-            domain, ["group_ref"], ["priority:min"]
+        groups = (
+            self.env["esp.sync.event"]
+            .sudo()
+            ._read_group(domain, ["group_ref"], ["priority:min"])
         )
         for group_ref, min_priority in groups:
             self._esp_enqueue_group(
@@ -345,8 +349,7 @@ class EspBackend(models.Model):
         now = fields.Datetime.now()
         for backend in self.search([]):
             due = not backend.last_batch_at or (
-                backend.last_batch_at + timedelta(minutes=backend.batch_interval)
-                <= now
+                backend.last_batch_at + timedelta(minutes=backend.batch_interval) <= now
             )
             if due:
                 backend._esp_enqueue_pending(scheduled_only=True)
@@ -365,9 +368,7 @@ class EspBackend(models.Model):
     def _esp_poll_consent(self):
         """Job: fetch consent changes made at the ESP and apply them in Odoo."""
         self.ensure_one()
-        since = self.last_consent_poll_at or (
-            fields.Datetime.now() - timedelta(days=1)
-        )
+        since = self.last_consent_poll_at or (fields.Datetime.now() - timedelta(days=1))
         started = fields.Datetime.now()
         try:
             updates = self._esp_adapter().fetch_consent_updates(since)

@@ -62,8 +62,10 @@ class EspFieldMapping(models.Model):
         for mapping in self:
             if not PROPERTY_NAME.match(mapping.esp_property or ""):
                 raise ValidationError(
-                    _("%(name)s is not a valid ESP property name.",
-                      name=mapping.esp_property)
+                    _(
+                        "%(name)s is not a valid ESP property name.",
+                        name=mapping.esp_property,
+                    )
                 )
 
     def _esp_path_error(self):
@@ -105,8 +107,10 @@ class EspFieldMapping(models.Model):
             names = value.mapped("display_name")
             if self.transform == "boolean":
                 return bool(value)
-            return names if self.transform == "tag_names" or len(value) > 1 else (
-                names[0] if names else None
+            return (
+                names
+                if self.transform == "tag_names" or len(value) > 1
+                else (names[0] if names else None)
             )
         value = [v for v in value if v is not False and v is not None]
         if self.transform == "boolean":
@@ -118,4 +122,4 @@ class EspFieldMapping(models.Model):
             return first.isoformat()
         if self.transform == "tag_names":
             return [str(v) for v in value]
-        return first if isinstance(first, (str, int, float, bool)) else str(first)
+        return first if isinstance(first, str | int | float | bool) else str(first)

@@ -71,7 +71,9 @@ class EspSyncEvent(models.Model):
     note = fields.Char(readonly=True, help="Why it was skipped or what failed.")
     exception_id = fields.Many2one("esp.sync.exception", readonly=True, index=True)
     latency_seconds = fields.Float(
-        "Latency (s)", readonly=True, aggregator="avg",
+        "Latency (s)",
+        readonly=True,
+        aggregator="avg",
         help="Seconds from the change in Odoo to its delivery.",
     )
 
@@ -189,7 +191,9 @@ class EspSyncEvent(models.Model):
         blocking = events.filtered(lambda e: e.state == "failed")[:1]
         pending = events.filtered(lambda e: e.state == "pending")
         if blocking:
-            note = _("Waiting for %(event)s, which failed.", event=blocking.display_name)
+            note = _(
+                "Waiting for %(event)s, which failed.", event=blocking.display_name
+            )
             pending.write({"note": note})
             return note
         if not pending:
@@ -244,7 +248,9 @@ class EspSyncEvent(models.Model):
         self.env["esp.sync.exception"]._esp_resolve(self.backend_id, record)
 
     def _esp_mark_skipped(self, reason):
-        self.write({"state": "skipped", "note": reason, "sent_at": fields.Datetime.now()})
+        self.write(
+            {"state": "skipped", "note": reason, "sent_at": fields.Datetime.now()}
+        )
 
     def _esp_fail(self, error):
         """Record a delivery that cannot succeed until someone fixes the cause."""
@@ -269,15 +275,20 @@ class EspSyncEvent(models.Model):
         the job raises RetryableJobError and queue_job retries it.
         """
         self.ensure_one()
-        job = self.env["queue.job"].sudo().search(
-            [("uuid", "=", self.env.context.get("job_uuid") or "")], limit=1
+        job = (
+            self.env["queue.job"]
+            .sudo()
+            .search([("uuid", "=", self.env.context.get("job_uuid") or "")], limit=1)
         )
         attempt = max(job.retry, self.attempts)
         if attempt + 1 >= const.MAX_ATTEMPTS:
             self._esp_fail(
                 EspError(
-                    _("Gave up after %(count)s attempts: %(error)s",
-                      count=attempt + 1, error=error.message),
+                    _(
+                        "Gave up after %(count)s attempts: %(error)s",
+                        count=attempt + 1,
+                        error=error.message,
+                    ),
                     category=error.category,
                     status=error.status,
                 )
@@ -298,7 +309,11 @@ class EspSyncEvent(models.Model):
         """Send failed or skipped events again (after the cause was fixed)."""
         self.write({"state": "pending", "exception_id": False, "note": False})
         for backend in self.backend_id:
-            for group_ref in set(self.filtered(lambda e, b=backend: e.backend_id == b).mapped("group_ref")):
+            for group_ref in set(
+                self.filtered(lambda e, b=backend: e.backend_id == b).mapped(
+                    "group_ref"
+                )
+            ):
                 backend._esp_enqueue_group(group_ref, urgent=True)
         return True
 
@@ -321,7 +336,7 @@ def _backoff(attempt, retry_after=None):
     if retry_after:
         return min(float(retry_after), const.RETRY_CAP_SECONDS)
     seconds = const.RETRY_BASE_SECONDS * (2**attempt)
-    return min(seconds, const.RETRY_CAP_SECONDS) * random.uniform(0.8, 1.0)  # noqa: S311
+    return min(seconds, const.RETRY_CAP_SECONDS) * random.uniform(0.8, 1.0)
 
 
 def _hash(values):

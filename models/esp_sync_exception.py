@@ -54,14 +54,19 @@ class EspSyncException(models.Model):
     @api.model
     def _esp_record(self, backend, record, error, events=None):
         """Open an exception for ``record`` or count one more occurrence."""
-        message = redact(error.message if hasattr(error, "message") else error,
-                         backend._esp_settings().secrets)
+        message = redact(
+            error.message if hasattr(error, "message") else error,
+            backend._esp_settings().secrets,
+        )
         if getattr(error, "field", None):
-            message = _("%(message)s (field: %(field)s)", message=message,
-                        field=error.field)
-        category = str(getattr(error, "category", "data").value
-                       if hasattr(getattr(error, "category", None), "value")
-                       else getattr(error, "category", "data"))
+            message = _(
+                "%(message)s (field: %(field)s)", message=message, field=error.field
+            )
+        category = str(
+            getattr(error, "category", "data").value
+            if hasattr(getattr(error, "category", None), "value")
+            else getattr(error, "category", "data")
+        )
         existing = self.sudo().search(
             [
                 ("backend_id", "=", backend.id),

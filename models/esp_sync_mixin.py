@@ -23,13 +23,15 @@ class EspSyncMixin(models.AbstractModel):
     )
 
     def _compute_esp_sync_state(self):
-        bindings = self.env["esp.sync.binding"].sudo().search(
-            [("res_model", "=", self._name), ("res_id", "in", self.ids)]
+        bindings = (
+            self.env["esp.sync.binding"]
+            .sudo()
+            .search([("res_model", "=", self._name), ("res_id", "in", self.ids)])
         )
         for record in self:
-            states = set(bindings.filtered(lambda b, r=record: b.res_id == r.id).mapped(
-                "state"
-            ))
+            states = set(
+                bindings.filtered(lambda b, r=record: b.res_id == r.id).mapped("state")
+            )
             record.esp_sync_state = next(
                 (s for s in ("failed", "pending", "synced") if s in states), "none"
             )
@@ -60,15 +62,21 @@ class EspSyncMixin(models.AbstractModel):
         ledger = self.env["esp.sync.event"]
         stream = const.EVENT_STREAM[event_type]
         for record in self:
-            candidates = backends if backends is not None else (
-                self.env["esp.backend"]._esp_backends_for_company(
-                    record._esp_company(), stream
+            candidates = (
+                backends
+                if backends is not None
+                else (
+                    self.env["esp.backend"]._esp_backends_for_company(
+                        record._esp_company(), stream
+                    )
                 )
             )
             partner = record._esp_partner()
             for backend in candidates:
-                if partner is not None and partner and not backend._esp_sync_partners(
-                    partner
+                if (
+                    partner is not None
+                    and partner
+                    and not backend._esp_sync_partners(partner)
                 ):
                     continue
                 ledger._esp_record(backend, event_type, record, record._esp_group())

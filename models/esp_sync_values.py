@@ -40,8 +40,10 @@ class EspSyncValues(models.AbstractModel):
         if event.event_type == "consent":
             if backend.consent_master != "odoo":
                 event._esp_mark_skipped(
-                    _("%(provider)s owns subscription status for this backend.",
-                      provider=backend.provider.title())
+                    _(
+                        "%(provider)s owns subscription status for this backend.",
+                        provider=backend.provider.title(),
+                    )
                 )
                 return None
             return self._esp_consent(backend, record)
@@ -58,8 +60,10 @@ class EspSyncValues(models.AbstractModel):
         """The normalised email of ``partner``; a data EspError when unusable."""
         if not partner.email:
             raise EspError(
-                _("%(name)s has no email address, so no ESP can identify them.",
-                  name=partner.display_name),
+                _(
+                    "%(name)s has no email address, so no ESP can identify them.",
+                    name=partner.display_name,
+                ),
                 category="data",
                 code="email_missing",
                 field="email",
@@ -67,8 +71,11 @@ class EspSyncValues(models.AbstractModel):
         normalized = email_normalize(partner.email, strict=True)
         if not normalized or not EMAIL_SHAPE.match(normalized):
             raise EspError(
-                _("The email address '%(email)s' of %(name)s is not valid.",
-                  email=partner.email, name=partner.display_name),
+                _(
+                    "The email address '%(email)s' of %(name)s is not valid.",
+                    email=partner.email,
+                    name=partner.display_name,
+                ),
                 category="data",
                 code="email_invalid",
                 field="email",
@@ -266,9 +273,9 @@ class EspSyncValues(models.AbstractModel):
             total=order.amount_total,
             untaxed=order.amount_untaxed,
             tax=order.amount_tax,
-            shipping=sum(
-                order.order_line.filtered("is_delivery").mapped("price_total")
-            ) if "is_delivery" in order.order_line._fields else 0.0,
+            shipping=sum(order.order_line.filtered("is_delivery").mapped("price_total"))
+            if "is_delivery" in order.order_line._fields
+            else 0.0,
             lines=lines,
             refunded_total=refunded,
             financial_status=financial,
@@ -300,8 +307,9 @@ class EspSyncValues(models.AbstractModel):
         kind = ev.EventKind(const.ORDER_EVENT_KIND[event.event_type])
         order = record._esp_sale_order() if record._name != "sale.order" else record
         if not order:
-            event._esp_mark_skipped(_("%(name)s is linked to no sale order.",
-                                      name=record.display_name))
+            event._esp_mark_skipped(
+                _("%(name)s is linked to no sale order.", name=record.display_name)
+            )
             return None
         snapshot = self._esp_order(backend, order)
         lines, value, reference = snapshot.lines, snapshot.total, ""

@@ -24,7 +24,7 @@ class MailBlacklist(models.Model):
         emails = [email for email in self.mapped("email") if email]
         if not emails:
             return
-        partners = self.env["res.partner"].sudo().search(
-            [("email_normalized", "in", emails)]
+        partners = (
+            self.env["res.partner"].sudo().search([("email_normalized", "in", emails)])
         )
         partners._esp_capture("consent")

@@ -18,7 +18,9 @@ class ResPartner(models.Model):
     esp_consent_date = fields.Datetime("Consent date", copy=False)
     esp_consent_source = fields.Char("Consent source", copy=False)
     esp_consent_withdrawn_at = fields.Datetime(
-        "Consent withdrawn", copy=False, readonly=True,
+        "Consent withdrawn",
+        copy=False,
+        readonly=True,
         help="When the opt-in was removed: the ESPs unsubscribe the person.",
     )
     esp_binding_ids = fields.One2many(
@@ -45,7 +47,9 @@ class ResPartner(models.Model):
         self.ensure_one()
         return bool(
             self.email_normalized
-            and self.env["mail.blacklist"].sudo().search_count(
+            and self.env["mail.blacklist"]
+            .sudo()
+            .search_count(
                 [("email", "=", self.email_normalized), ("active", "=", True)]
             )
         )
@@ -113,17 +117,21 @@ class ResPartner(models.Model):
         for update in updates:
             if update.status == "subscribed":
                 continue
-            partners = self.sudo().with_context(active_test=False).search(
-                [("email_normalized", "=", update.email.lower())]
+            partners = (
+                self.sudo()
+                .with_context(active_test=False)
+                .search([("email_normalized", "=", update.email.lower())])
             )
             if not partners:
                 continue
             if not blacklist.search([("email", "=", update.email.lower())]):
                 blacklist.with_context(**{const.NO_CAPTURE: True})._add(
                     update.email,
-                    message=_("Unsubscribed in %(provider)s (%(status)s)",
-                              provider=backend.provider.title(),
-                              status=update.status),
+                    message=_(
+                        "Unsubscribed in %(provider)s (%(status)s)",
+                        provider=backend.provider.title(),
+                        status=update.status,
+                    ),
                 )
             to_clear = partners.filtered("esp_marketing_opt_in")
             to_clear.with_context(**{const.NO_CAPTURE: True}).write(
@@ -132,8 +140,11 @@ class ResPartner(models.Model):
             changed |= partners
         # Other backends (where Odoo masters consent) must learn it too.
         for partner in changed:
-            others = self.env["esp.backend"]._esp_backends_for_company(
-                partner._esp_company(), "consent"
-            ) - backend
+            others = (
+                self.env["esp.backend"]._esp_backends_for_company(
+                    partner._esp_company(), "consent"
+                )
+                - backend
+            )
             partner._esp_capture("consent", others)
         return len(changed)

@@ -41,11 +41,15 @@ class SaleOrder(models.Model):
         """Record Placed again if it never reached the ESP, then deliver."""
         for order in self.filtered(lambda o: o.state == "sale"):
             order._esp_capture("order_placed", backend)
-        events = self.env["esp.sync.event"].sudo().search(
-            [
-                ("group_ref", "in", [f"{self._name},{o.id}" for o in self]),
-                ("state", "in", ("pending", "failed")),
-            ]
+        events = (
+            self.env["esp.sync.event"]
+            .sudo()
+            .search(
+                [
+                    ("group_ref", "in", [f"{self._name},{o.id}" for o in self]),
+                    ("state", "in", ("pending", "failed")),
+                ]
+            )
         )
         events.action_retry()
         return True

@@ -76,9 +76,7 @@ def redact(text, secrets):
         if secret and len(secret) >= 4:
             text = text.replace(secret, "***")
     # Authorization headers that slipped into a message, whatever the scheme.
-    return re.sub(
-        r"(?i)(authorization['\"]?\s*[:=]\s*['\"]?)[^'\",}]+", r"\1***", text
-    )
+    return re.sub(r"(?i)(authorization['\"]?\s*[:=]\s*['\"]?)[^'\",}]+", r"\1***", text)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -20,141 +20,50 @@ webhooks, signed as Klaviyo does: ``Klaviyo-Signature`` is the hex
 HMAC-SHA256, keyed by the webhook's secret, of the raw body followed by the
 ``Klaviyo-Timestamp`` header value (see :func:`sign_webhook`).
 """
-
 import base64
 import datetime
 import hashlib
-import hmac
 import json
-import re
 import uuid
 
 from . import klaviyo_filters as filters
 from . import specs
 from .core import ProviderApp, Response
+from .klaviyo_common import (
+    ApiError,
+    DEFAULT_CODES,
+    DEFAULT_TITLES,
+    EMAIL_PATTERN,
+    EVENT_FILTERS,
+    KEY_PREFIX,
+    MAX_BULK_BYTES,
+    MAX_BULK_EVENTS,
+    MAX_PROFILE_BYTES,
+    METRIC_NAMES,
+    PROFILE_FIELDS,
+    PROFILE_FILTERS,
+    REVISION_PATTERN,
+    SUPPRESSION_REASONS,
+    TOPICS,
+    blank_channel,
+    consent_text,
+    event_value,
+    iso,
+    long_string,
+    lowercase_values,
+    mask_key,
+    profile_value,
+    sort_items,
+    subscriptions_out,
+)
+from .klaviyo_catalog import CatalogMixin
+from .klaviyo_consent import ConsentMixin
+from .klaviyo_jobs import JobsMixin
+from .klaviyo_webhooks import WebhooksMixin
 from .ratelimit import parse_rate
 
-REVISION = "2026-07-15"
-KEY_PREFIX = "pk_sandbox"
-MAX_BULK_BYTES = 5 * 1024 * 1024
-MAX_PROFILE_BYTES = 100 * 1024
-MAX_IMPORT_PROFILES = 10000
-MAX_BULK_EVENTS = 1000
-MAX_SUBSCRIBE = 1000
-MAX_UNSUBSCRIBE = 100
-MAX_SUPPRESS = 100
-LIFTED_BY_SUBSCRIBE = ("UNSUBSCRIBE", "SPAM_REPORT", "USER_SUPPRESSED")
-SUPPRESSION_REASONS = (
-    "USER_SUPPRESSED",
-    "UNSUBSCRIBE",
-    "HARD_BOUNCE",
-    "SPAM_REPORT",
-    "INVALID_EMAIL",
-)
-TOPICS = {
-    "unsubscribe": "event:klaviyo.unsubscribed_from_email_marketing",
-    "subscribe": "event:klaviyo.subscribed_to_email_marketing",
-    "HARD_BOUNCE": "event:klaviyo.bounced_email",
-    "SPAM_REPORT": "event:klaviyo.marked_email_as_spam",
-    "USER_SUPPRESSED": "event:klaviyo.suppressed_email",
-    "INVALID_EMAIL": "event:klaviyo.suppressed_email",
-}
-METRIC_NAMES = {
-    "event:klaviyo.unsubscribed_from_email_marketing": (
-        "Unsubscribed from Email Marketing"
-    ),
-    "event:klaviyo.subscribed_to_email_marketing": "Subscribed to Email Marketing",
-    "event:klaviyo.bounced_email": "Bounced Email",
-    "event:klaviyo.marked_email_as_spam": "Marked Email as Spam",
-    "event:klaviyo.suppressed_email": "Suppressed Email",
-}
-PROFILE_FIELDS = (
-    "email",
-    "phone_number",
-    "external_id",
-    "first_name",
-    "last_name",
-    "organization",
-    "locale",
-    "title",
-    "image",
-)
-PROFILE_FILTERS = {
-    "id": ("any", "equals"),
-    "email": ("any", "equals"),
-    "phone_number": ("any", "equals"),
-    "external_id": ("any", "equals"),
-    "_kx": ("equals",),
-    "created": ("greater-than", "less-than"),
-    "updated": ("greater-than", "less-than"),
-    "subscriptions.email.marketing.list_suppressions.reason": ("equals",),
-    "subscriptions.email.marketing.list_suppressions.timestamp": (
-        "greater-or-equal",
-        "greater-than",
-        "less-or-equal",
-        "less-than",
-    ),
-    "subscriptions.email.marketing.list_suppressions.list_id": ("equals",),
-    "subscriptions.email.marketing.suppression.reason": ("equals",),
-    "subscriptions.email.marketing.suppression.timestamp": (
-        "greater-or-equal",
-        "greater-than",
-        "less-or-equal",
-        "less-than",
-    ),
-}
-EVENT_FILTERS = {
-    "metric_id": ("equals",),
-    "profile_id": ("equals",),
-    "datetime": ("greater-or-equal", "greater-than", "less-or-equal", "less-than"),
-    "timestamp": ("greater-or-equal", "greater-than", "less-or-equal", "less-than"),
-}
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_REVISION = re.compile(r"^\d{4}-\d{2}-\d{2}(\.[a-z]+)?$")
-_DEFAULT_TITLES = {
-    400: "Invalid input.",
-    401: "Authentication credentials were not provided.",
-    403: "You do not have permission to perform this action.",
-    404: "Not found.",
-    405: "Method not allowed.",
-    409: "Conflict.",
-    413: "Request entity too large.",
-    415: "Unsupported media type.",
-    429: "Request was throttled.",
-    500: "A server error occurred.",
-    502: "Bad gateway.",
-    503: "Service unavailable.",
-}
-_DEFAULT_CODES = {
-    400: "invalid",
-    401: "not_authenticated",
-    403: "permission_denied",
-    404: "not_found",
-    405: "method_not_allowed",
-    409: "conflict",
-    413: "payload_too_large",
-    429: "throttled",
-    500: "error",
-}
 
-
-def sign_webhook(secret, body, timestamp):
-    """Klaviyo's webhook signature: hex HMAC-SHA256 of body + timestamp."""
-    data = body if isinstance(body, bytes) else body.encode()
-    return hmac.new(
-        secret.encode(), data + timestamp.encode(), hashlib.sha256
-    ).hexdigest()
-
-
-def iso(epoch):
-    """Klaviyo's datetime format (``2026-01-01T10:00:00+00:00``)."""
-    if epoch is None:
-        return None
-    moment = datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc)
-    return moment.isoformat(timespec="seconds")
-
-
-class KlaviyoApp(ProviderApp):
+class KlaviyoApp(ConsentMixin, JobsMixin, CatalogMixin, WebhooksMixin, ProviderApp):
     """The Klaviyo emulator."""
 
     name = "klaviyo"
@@ -229,7 +138,6 @@ class KlaviyoApp(ProviderApp):
             ("DELETE", "/api/webhooks/{id}", self.delete_webhook),
             ("GET", "/api/webhook-topics", self.get_webhook_topics),
         ]
-
     # == protocol ===============================================================
     def authenticate(self, request):
         header = request.headers.get("Authorization") or ""
@@ -255,7 +163,7 @@ class KlaviyoApp(ProviderApp):
                 field="revision",
                 code="invalid",
             )
-        if not _REVISION.match(revision.strip()):
+        if not REVISION_PATTERN.match(revision.strip()):
             return self.error(
                 400,
                 f"Invalid revision '{revision}'; use YYYY-MM-DD.",
@@ -275,8 +183,8 @@ class KlaviyoApp(ProviderApp):
         error = {
             "id": str(uuid.UUID(int=self.sandbox.rng.getrandbits(128), version=4)),
             "status": status,
-            "code": code or _DEFAULT_CODES.get(status, "error"),
-            "title": title or _DEFAULT_TITLES.get(status, "Error."),
+            "code": code or DEFAULT_CODES.get(status, "error"),
+            "title": title or DEFAULT_TITLES.get(status, "Error."),
             "detail": detail,
             "source": {"pointer": "/data/"},
         }
@@ -384,8 +292,8 @@ class KlaviyoApp(ProviderApp):
             "updated": now,
             "last_event_date": None,
             "subscriptions": {
-                "email": _channel(),
-                "sms": _channel(),
+                "email": blank_channel(),
+                "sms": blank_channel(),
             },
             "lists": set(),
             "pending_lists": set(),
@@ -411,7 +319,7 @@ class KlaviyoApp(ProviderApp):
 
     def _check_identity(self, attributes, pointer):
         email = attributes.get("email")
-        if email is not None and not _EMAIL.match(str(email)):
+        if email is not None and not EMAIL_PATTERN.match(str(email)):
             return f"{pointer}/email", f"Invalid email address: {email!r}"
         return None
 
@@ -466,17 +374,17 @@ class KlaviyoApp(ProviderApp):
     def _upsert(self, state, resource, pointer="/data"):
         """Create or update from a profile resource; ``(profile, created)``.
 
-        Raises :class:`_ApiError` on conflicts and bad identifiers.
+        Raises :class:`ApiError` on conflicts and bad identifiers.
         """
         attributes = resource.get("attributes") or {}
         problem = self._check_identity(attributes, f"{pointer}/attributes")
         if problem:
-            raise _ApiError(400, problem[1], problem[0])
+            raise ApiError(400, problem[1], problem[0])
         matches = self._find(state, attributes, resource.get("id"))
         if resource.get("id") and not matches:
-            raise _ApiError(404, f"Profile {resource['id']} not found", f"{pointer}/id")
+            raise ApiError(404, f"Profile {resource['id']} not found", f"{pointer}/id")
         if len(matches) > 1:
-            raise _ApiError(
+            raise ApiError(
                 409,
                 "A profile already exists with one of these identifiers.",
                 f"{pointer}/attributes",
@@ -486,7 +394,7 @@ class KlaviyoApp(ProviderApp):
         if not matches and not any(
             attributes.get(name) for name in ("email", "external_id", "phone_number")
         ):
-            raise _ApiError(
+            raise ApiError(
                 400,
                 "A profile requires one of email, phone_number or external_id.",
                 f"{pointer}/attributes",
@@ -508,7 +416,7 @@ class KlaviyoApp(ProviderApp):
             last_event_date=iso(profile["last_event_date"]),
         )
         if subscriptions:
-            attributes["subscriptions"] = _subscriptions_out(profile)
+            attributes["subscriptions"] = subscriptions_out(profile)
         return {
             "type": "profile",
             "id": profile["id"],
@@ -539,7 +447,7 @@ class KlaviyoApp(ProviderApp):
             state = self._state(request)
             try:
                 profile, created = self._upsert(state, data)
-            except _ApiError as exc:
+            except ApiError as exc:
                 return self._api_error(exc)
             body = {
                 "data": self._profile_resource(
@@ -557,7 +465,7 @@ class KlaviyoApp(ProviderApp):
             existing = self._find(state, attributes)
             if existing:
                 return self._api_error(
-                    _ApiError(
+                    ApiError(
                         409,
                         "A profile already exists with one of these identifiers.",
                         "/data/attributes",
@@ -567,7 +475,7 @@ class KlaviyoApp(ProviderApp):
                 )
             try:
                 profile, _created = self._upsert(state, data)
-            except _ApiError as exc:
+            except ApiError as exc:
                 return self._api_error(exc)
             body = {"data": self._profile_resource(request, profile)}
         return Response(201, body)
@@ -582,7 +490,7 @@ class KlaviyoApp(ProviderApp):
             state = self._state(request)
             try:
                 profile, _created = self._upsert(state, data)
-            except _ApiError as exc:
+            except ApiError as exc:
                 return self._api_error(exc)
             body = {"data": self._profile_resource(request, profile)}
         return Response(200, body)
@@ -607,7 +515,7 @@ class KlaviyoApp(ProviderApp):
         except filters.FilterError as exc:
             return self.error(400, str(exc), field="query.filter")
         conditions = [
-            (op, field, _lower(value) if field == "email" else value)
+            (op, field, lowercase_values(value) if field == "email" else value)
             for op, field, value in conditions
         ]
         with self.lock:
@@ -615,9 +523,9 @@ class KlaviyoApp(ProviderApp):
             found = [
                 p
                 for p in state["profiles"].values()
-                if filters.matches(conditions, lambda f, p=p: _profile_value(p, f))
+                if filters.matches(conditions, lambda f, p=p: profile_value(p, f))
             ]
-            found = _sorted(found, request.arg("sort"), _profile_value)
+            found = sort_items(found, request.arg("sort"), profile_value)
             wants = self._wants_subscriptions(request)
             return self._page(
                 request, found, lambda p: self._profile_resource(request, p, wants)
@@ -705,7 +613,7 @@ class KlaviyoApp(ProviderApp):
 
     def create_event(self, request):
         attributes = request.json["data"]["attributes"]
-        problem = _long_string(attributes, "/data/attributes")
+        problem = long_string(attributes, "/data/attributes")
         if problem:
             return self.error(400, "A single string cannot exceed 100KB.", problem)
         with self.lock:
@@ -714,7 +622,7 @@ class KlaviyoApp(ProviderApp):
                 profile = self._event_profile(
                     state, attributes, "/data/attributes/profile/data"
                 )
-            except _ApiError as exc:
+            except ApiError as exc:
                 return self._api_error(exc)
             name = attributes["metric"]["data"]["attributes"]["name"]
             self._record_event(state, profile, attributes, name)
@@ -730,7 +638,7 @@ class KlaviyoApp(ProviderApp):
                 "/data/attributes/events-bulk-create/data",
             )
         base = "/data/attributes/events-bulk-create/data"
-        problem = _long_string(items, base)
+        problem = long_string(items, base)
         if problem:
             return self.error(400, "A single string cannot exceed 100KB.", problem)
         with self.lock:
@@ -743,7 +651,7 @@ class KlaviyoApp(ProviderApp):
                         item["attributes"],
                         f"{base}/{index}/attributes/profile/data",
                     )
-                except _ApiError as exc:
+                except ApiError as exc:
                     return self._api_error(exc)
                 resolved.append((profile, item["attributes"]["events"]["data"]))
             for profile, events in resolved:
@@ -763,9 +671,9 @@ class KlaviyoApp(ProviderApp):
             found = [
                 e
                 for e in state["events"]
-                if filters.matches(conditions, lambda f, e=e: _event_value(e, f))
+                if filters.matches(conditions, lambda f, e=e: event_value(e, f))
             ]
-            found = _sorted(found, request.arg("sort") or "timestamp", _event_value)
+            found = sort_items(found, request.arg("sort") or "timestamp", event_value)
             return self._page(
                 request, found, lambda e: self._event_resource(request, e)
             )
@@ -790,845 +698,6 @@ class KlaviyoApp(ProviderApp):
                 for m in state["metrics"].values()
             ]
         return {"data": data, "links": {"self": self._url(request, "/api/metrics")}}
-
-    # == consent ================================================================
-    def _list_from(self, state, relationships, pointer):
-        list_id = (((relationships or {}).get("list") or {}).get("data") or {}).get(
-            "id"
-        )
-        if list_id is None:
-            return None
-        if list_id not in state["lists"]:
-            raise _ApiError(404, f"List {list_id} not found.", pointer)
-        return state["lists"][list_id]
-
-    def subscribe(self, request):
-        data = request.json["data"]
-        attributes = data["attributes"]
-        profiles = attributes["profiles"]["data"]
-        if len(profiles) > MAX_SUBSCRIBE:
-            return self.error(
-                400,
-                f"At most {MAX_SUBSCRIBE} profiles per request; got {len(profiles)}.",
-                "/data/attributes/profiles/data",
-            )
-        historical = bool(attributes.get("historical_import"))
-        with self.lock:
-            state = self._state(request)
-            try:
-                target = self._list_from(
-                    state, data.get("relationships"), "/data/relationships/list/data/id"
-                )
-                plans = []
-                for index, item in enumerate(profiles):
-                    pointer = f"/data/attributes/profiles/data/{index}"
-                    channels = item["attributes"].get("subscriptions") or {}
-                    consented = (
-                        (channels.get("email") or {}).get("marketing") or {}
-                    ).get("consented_at")
-                    if historical and not consented:
-                        raise _ApiError(
-                            400,
-                            "consented_at is required when historical_import is true.",
-                            f"{pointer}/attributes/subscriptions/email/marketing",
-                        )
-                    if consented and filters.to_epoch(consented) > self.now() + 60:
-                        raise _ApiError(
-                            400,
-                            "consented_at must be in the past.",
-                            f"{pointer}/attributes/subscriptions/email/marketing/consented_at",
-                        )
-                    profile, _created = self._upsert(state, _identity(item), pointer)
-                    plans.append((profile, channels))
-            except (_ApiError, filters.FilterError) as exc:
-                return self._api_error(exc)
-            double = target is not None and target["opt_in_process"] == "double_opt_in"
-            for profile, channels in plans:
-                if target is not None:
-                    if double and not historical:
-                        profile["pending_lists"].add(target["id"])
-                        continue
-                    profile["lists"].add(target["id"])
-                for channel, wanted in channels.items():
-                    marketing = (wanted or {}).get("marketing")
-                    if channel not in profile["subscriptions"] or not marketing:
-                        continue
-                    self._set_subscribed(
-                        profile,
-                        channel,
-                        marketing.get("consented_at"),
-                        attributes.get("custom_source"),
-                        target,
-                    )
-        return Response(202, None)
-
-    def _set_subscribed(self, profile, channel, consented_at, source, target=None):
-        sub = profile["subscriptions"][channel]
-        now = self.now()
-        sub.update(
-            consent="SUBSCRIBED",
-            consent_timestamp=filters.to_epoch(consented_at) if consented_at else now,
-            last_updated=now,
-            method="API",
-            custom_method_detail=source,
-            double_optin=bool(target and target["opt_in_process"] == "double_opt_in"),
-        )
-        if channel == "email":
-            sub["suppression"] = [
-                s for s in sub["suppression"] if s["reason"] not in LIFTED_BY_SUBSCRIBE
-            ]
-            if target is not None:
-                sub["list_suppressions"] = [
-                    s for s in sub["list_suppressions"] if s["list_id"] != target["id"]
-                ]
-        profile["updated"] = now
-
-    def _set_unsubscribed(self, profile, channel="email", method="API"):
-        sub = profile["subscriptions"][channel]
-        now = self.now()
-        sub.update(
-            consent="UNSUBSCRIBED",
-            consent_timestamp=now,
-            last_updated=now,
-            method=method,
-        )
-        if channel == "email" and not any(
-            s["reason"] == "UNSUBSCRIBE" for s in sub["suppression"]
-        ):
-            sub["suppression"].append({"reason": "UNSUBSCRIBE", "timestamp": now})
-        profile["updated"] = now
-
-    def unsubscribe(self, request):
-        data = request.json["data"]
-        profiles = data["attributes"]["profiles"]["data"]
-        if len(profiles) > MAX_UNSUBSCRIBE:
-            return self.error(
-                400,
-                f"At most {MAX_UNSUBSCRIBE} profiles per request; got {len(profiles)}.",
-                "/data/attributes/profiles/data",
-            )
-        with self.lock:
-            state = self._state(request)
-            try:
-                target = self._list_from(
-                    state, data.get("relationships"), "/data/relationships/list/data/id"
-                )
-                plans = [
-                    self._upsert(
-                        state, _identity(item), f"/data/attributes/profiles/data/{i}"
-                    )[0]
-                    for i, item in enumerate(profiles)
-                ]
-            except _ApiError as exc:
-                return self._api_error(exc)
-            for profile, item in zip(plans, profiles, strict=True):
-                channels = item["attributes"].get("subscriptions") or {"email": {}}
-                for channel in channels:
-                    if channel in profile["subscriptions"]:
-                        self._set_unsubscribed(profile, channel)
-                if target is not None:
-                    profile["lists"].discard(target["id"])
-        return Response(202, None)
-
-    def _suppression_job(self, request, kind):
-        data = request.json["data"]
-        profiles = ((data["attributes"].get("profiles") or {}).get("data")) or []
-        if len(profiles) > MAX_SUPPRESS:
-            return None, self.error(
-                400,
-                f"At most {MAX_SUPPRESS} email addresses per request; "
-                f"got {len(profiles)}.",
-                "/data/attributes/profiles/data",
-            )
-        state = self._state(request)
-        emails = [item["attributes"]["email"].lower() for item in profiles]
-        relationships = data.get("relationships") or {}
-        list_id = ((relationships.get("list") or {}).get("data") or {}).get("id")
-        if list_id:
-            if list_id not in state["lists"]:
-                return None, self.error(
-                    404,
-                    f"List {list_id} not found.",
-                    "/data/relationships/list/data/id",
-                )
-            emails += [
-                p["email"]
-                for p in state["profiles"].values()
-                if list_id in p["lists"] and p["email"]
-            ]
-        job = self._new_job(state, kind, len(emails))
-        job["emails"] = emails
-        return job, None
-
-    def suppress(self, request):
-        with self.lock:
-            job, problem = self._suppression_job(
-                request, "profile-suppression-bulk-create-job"
-            )
-            if problem:
-                return problem
-            job["apply"] = "suppress"
-            return Response(202, {"data": self._job_resource(request, job)})
-
-    def unsuppress(self, request):
-        with self.lock:
-            job, problem = self._suppression_job(
-                request, "profile-suppression-bulk-delete-job"
-            )
-            if problem:
-                return problem
-            job["apply"] = "unsuppress"
-            return Response(202, {"data": self._job_resource(request, job)})
-
-    def _suppress_email(self, state, email, reason="USER_SUPPRESSED"):
-        profile = self._profile_by_email(state, email, create=True)
-        sub = profile["subscriptions"]["email"]
-        if not any(s["reason"] == reason for s in sub["suppression"]):
-            sub["suppression"].append({"reason": reason, "timestamp": self.now()})
-        sub["last_updated"] = profile["updated"] = self.now()
-        return profile
-
-    def _profile_by_email(self, state, email, create=False):
-        email = email.lower()
-        for profile in state["profiles"].values():
-            if profile["email"] == email:
-                return profile
-        if not create:
-            return None
-        profile = self._blank_profile(state)
-        profile["email"] = email
-        state["profiles"][profile["id"]] = profile
-        return profile
-
-    # == lists ==================================================================
-    def _list_resource(self, request, item):
-        return {
-            "type": "list",
-            "id": item["id"],
-            "attributes": {
-                "name": item["name"],
-                "created": iso(item["created"]),
-                "updated": iso(item["updated"]),
-                "opt_in_process": item["opt_in_process"],
-            },
-            "links": {"self": self._url(request, f"/api/lists/{item['id']}")},
-        }
-
-    def create_list(self, request):
-        attributes = request.json["data"]["attributes"]
-        with self.lock:
-            state = self._state(request)
-            list_id = self._new_id(6)[2:].upper()
-            item = {
-                "id": list_id,
-                "name": attributes["name"],
-                "opt_in_process": attributes.get("opt_in_process") or "single_opt_in",
-                "created": self.now(),
-                "updated": self.now(),
-            }
-            state["lists"][list_id] = item
-            return Response(201, {"data": self._list_resource(request, item)})
-
-    def get_lists(self, request):
-        allowed = {
-            "name": ("any", "equals"),
-            "id": ("any", "equals"),
-            "created": ("greater-than",),
-            "updated": ("greater-than",),
-        }
-        try:
-            conditions = filters.parse(request.arg("filter"), allowed)
-        except filters.FilterError as exc:
-            return self.error(400, str(exc), field="query.filter")
-        with self.lock:
-            state = self._state(request)
-            found = [
-                item
-                for item in state["lists"].values()
-                if filters.matches(conditions, lambda f, item=item: item.get(f))
-            ]
-            return self._page(request, found, lambda i: self._list_resource(request, i))
-
-    def get_list(self, request):
-        with self.lock:
-            item = self._state(request)["lists"].get(request.path_params["id"])
-            if item is None:
-                return self.error(404, f"List {request.path_params['id']} not found.")
-            return {"data": self._list_resource(request, item)}
-
-    def get_list_profiles(self, request):
-        with self.lock:
-            state = self._state(request)
-            list_id = request.path_params["id"]
-            if list_id not in state["lists"]:
-                return self.error(404, f"List {list_id} not found.")
-            found = [p for p in state["profiles"].values() if list_id in p["lists"]]
-            return self._page(
-                request, found, lambda p: self._profile_resource(request, p)
-            )
-
-    def add_to_list(self, request):
-        return self._list_membership(request, add=True)
-
-    def remove_from_list(self, request):
-        return self._list_membership(request, add=False)
-
-    def _list_membership(self, request, add):
-        with self.lock:
-            state = self._state(request)
-            list_id = request.path_params["id"]
-            if list_id not in state["lists"]:
-                return self.error(404, f"List {list_id} not found.")
-            for index, ref in enumerate(request.json["data"]):
-                profile = state["profiles"].get(ref["id"])
-                if profile is None:
-                    return self.error(
-                        404, f"Profile {ref['id']} not found.", f"/data/{index}/id"
-                    )
-                if add:
-                    profile["lists"].add(list_id)
-                else:
-                    profile["lists"].discard(list_id)
-        return Response(204, None)
-
-    # == bulk import jobs =======================================================
-    def _new_job(self, state, kind, total):
-        job = {
-            "id": self._new_id(),
-            "type": kind,
-            "status": "queued",
-            "created": self.now(),
-            "started": None,
-            "completed": None,
-            "total": total,
-            "completed_count": 0,
-            "failed_count": 0,
-            "errors": [],
-            "profile_ids": [],
-            "list_ids": [],
-            "gets": 0,
-        }
-        state["jobs"][job["id"]] = job
-        return job
-
-    def _settle_jobs(self, state, touch=None):
-        """Advance jobs: complete after ``job_seconds``, or one step per GET."""
-        delay = float(self.sandbox.config.get("job_seconds", 0.5))
-        for job in state["jobs"].values():
-            if job["status"] == "complete":
-                continue
-            elapsed = self.now() - job["created"]
-            if job is touch:
-                job["gets"] += 1
-            if elapsed >= delay or job["gets"] >= 2:
-                self._run_job(state, job)
-            elif job["gets"] >= 1 or elapsed >= delay / 2:
-                job["status"] = "processing"
-                job["started"] = job["started"] or self.now()
-
-    def _run_job(self, state, job):
-        job["started"] = job["started"] or self.now()
-        action = job.get("apply")
-        if action == "import":
-            self._run_import(state, job)
-        elif action == "suppress":
-            for email in job["emails"]:
-                self._suppress_email(state, email)
-            job["completed_count"] = len(job["emails"])
-        elif action == "unsuppress":
-            for email in job["emails"]:
-                profile = self._profile_by_email(state, email)
-                if profile is None:
-                    continue
-                sub = profile["subscriptions"]["email"]
-                sub["suppression"] = [
-                    s for s in sub["suppression"] if s["reason"] != "USER_SUPPRESSED"
-                ]
-                profile["updated"] = self.now()
-            job["completed_count"] = len(job["emails"])
-        job["status"] = "complete"
-        job["completed"] = self.now()
-
-    def _run_import(self, state, job):
-        for index, item in enumerate(job.pop("items")):
-            pointer = f"/data/attributes/profiles/data/{index}"
-            size = len(json.dumps(item))
-            try:
-                if size > MAX_PROFILE_BYTES:
-                    raise _ApiError(
-                        400,
-                        f"Profile payload of {size} bytes exceeds 100KB.",
-                        pointer,
-                        code="profile_too_large",
-                    )
-                profile, _created = self._upsert(state, item, pointer)
-            except _ApiError as exc:
-                job["failed_count"] += 1
-                job["errors"].append(
-                    {
-                        "id": self._new_id(),
-                        "code": exc.code or "invalid",
-                        "title": _DEFAULT_TITLES.get(exc.status, "Invalid input."),
-                        "detail": exc.detail,
-                        "source": {"pointer": exc.field or pointer},
-                        "original_payload": item,
-                    }
-                )
-                continue
-            for list_id in job["list_ids"]:
-                if list_id in state["lists"]:
-                    profile["lists"].add(list_id)
-            job["profile_ids"].append(profile["id"])
-            job["completed_count"] += 1
-
-    def _job_resource(self, request, job):
-        attributes = {
-            "status": job["status"],
-            "created_at": iso(job["created"]),
-            "total_count": job["total"],
-            "completed_count": job["completed_count"],
-            "completed_at": iso(job["completed"]),
-        }
-        if job["type"] == "profile-bulk-import-job":
-            attributes.update(
-                failed_count=job["failed_count"],
-                started_at=iso(job["started"]),
-                expires_at=iso(job["created"] + 7 * 86400),
-            )
-        else:
-            attributes["skipped_count"] = 0
-        resource = {
-            "type": job["type"],
-            "id": job["id"],
-            "attributes": attributes,
-            "links": {"self": self._url(request, f"/api/{job['type']}s/{job['id']}")},
-        }
-        if job["type"] == "profile-bulk-import-job":
-            resource["relationships"] = {
-                "lists": {"data": [{"type": "list", "id": i} for i in job["list_ids"]]}
-            }
-        return resource
-
-    def create_import_job(self, request):
-        data = request.json["data"]
-        items = data["attributes"]["profiles"]["data"]
-        if len(items) > MAX_IMPORT_PROFILES:
-            return self.error(
-                400,
-                f"At most {MAX_IMPORT_PROFILES} profiles per job; got {len(items)}.",
-                "/data/attributes/profiles/data",
-            )
-        lists = ((data.get("relationships") or {}).get("lists") or {}).get("data") or []
-        with self.lock:
-            state = self._state(request)
-            for index, ref in enumerate(lists):
-                if ref["id"] not in state["lists"]:
-                    return self.error(
-                        404,
-                        f"List {ref['id']} not found.",
-                        f"/data/relationships/lists/data/{index}/id",
-                    )
-            job = self._new_job(state, "profile-bulk-import-job", len(items))
-            job.update(apply="import", items=items, list_ids=[r["id"] for r in lists])
-            return Response(202, {"data": self._job_resource(request, job)})
-
-    def _job(self, request, key, kind="profile-bulk-import-job"):
-        state = self.account_state(request.account)
-        job = state["jobs"].get(request.path_params[key])
-        if job is None or job["type"] != kind:
-            return state, None
-        self._settle_jobs(state, touch=job)
-        return state, job
-
-    def get_suppression_job(self, request):
-        kind = request.template.split("/")[2][:-1]
-        with self.lock:
-            _state, job = self._job(request, "job_id", kind)
-            if job is None:
-                return self.error(
-                    404, f"Job {request.path_params['job_id']} not found."
-                )
-            return {"data": self._job_resource(request, job)}
-
-    def get_import_job(self, request):
-        with self.lock:
-            _state, job = self._job(request, "job_id")
-            if job is None:
-                return self.error(
-                    404, f"Job {request.path_params['job_id']} not found."
-                )
-            return {"data": self._job_resource(request, job)}
-
-    def get_import_jobs(self, request):
-        with self.lock:
-            state = self._state(request)
-            jobs = [
-                j
-                for j in state["jobs"].values()
-                if j["type"] == "profile-bulk-import-job"
-            ]
-            return self._page(request, jobs, lambda j: self._job_resource(request, j))
-
-    def get_import_errors(self, request):
-        with self.lock:
-            _state, job = self._job(request, "id")
-            if job is None:
-                return self.error(404, f"Job {request.path_params['id']} not found.")
-            data = [
-                {
-                    "type": "import-error",
-                    "id": error["id"],
-                    "attributes": {k: v for k, v in error.items() if k != "id"},
-                }
-                for error in job["errors"]
-            ]
-            return {"data": data, "links": {"self": self._url(request, request.path)}}
-
-    def get_job_profiles(self, request):
-        with self.lock:
-            state, job = self._job(request, "id")
-            if job is None:
-                return self.error(404, f"Job {request.path_params['id']} not found.")
-            found = [
-                state["profiles"][i]
-                for i in job["profile_ids"]
-                if i in state["profiles"]
-            ]
-            return self._page(
-                request, found, lambda p: self._profile_resource(request, p)
-            )
-
-    # == catalog ================================================================
-    def _catalog_resource(self, request, kind, item):
-        attributes = {
-            k: v
-            for k, v in item.items()
-            if k not in ("id", "item_id", "created", "updated")
-        }
-        attributes.update(created=iso(item["created"]), updated=iso(item["updated"]))
-        resource = {
-            "type": kind,
-            "id": item["id"],
-            "attributes": attributes,
-            "links": {"self": self._url(request, f"/api/{kind}s/{item['id']}")},
-        }
-        if kind == "catalog-variant":
-            resource["relationships"] = {
-                "item": {"data": {"type": "catalog-item", "id": item["item_id"]}}
-            }
-        return resource
-
-    def _create_catalog(self, request, kind, store):
-        data = request.json["data"]
-        attributes = dict(data["attributes"])
-        catalog_id = "$custom:::{}:::{}".format(
-            attributes.get("catalog_type") or "$default", attributes["external_id"]
-        )
-        with self.lock:
-            state = self._state(request)
-            if catalog_id in state[store]:
-                return self.error(
-                    409,
-                    f"A {kind} with id {catalog_id} already exists.",
-                    "/data/attributes/external_id",
-                    code="conflict",
-                )
-            item = {
-                "id": catalog_id,
-                **attributes,
-                "integration_type": "$custom",
-                "catalog_type": attributes.get("catalog_type") or "$default",
-                "published": attributes.get("published", True),
-                "created": self.now(),
-                "updated": self.now(),
-            }
-            if kind == "catalog-variant":
-                item_id = data["relationships"]["item"]["data"]["id"]
-                if item_id not in state["catalog_items"]:
-                    return self.error(
-                        404,
-                        f"Catalog item {item_id} not found.",
-                        "/data/relationships/item/data/id",
-                    )
-                item["item_id"] = item_id
-            state[store][catalog_id] = item
-            return Response(201, {"data": self._catalog_resource(request, kind, item)})
-
-    def _get_catalog(self, request, kind, store):
-        with self.lock:
-            item = self._state(request)[store].get(request.path_params["id"])
-            if item is None:
-                return self.error(404, f"{kind} {request.path_params['id']} not found.")
-            return {"data": self._catalog_resource(request, kind, item)}
-
-    def _list_catalog(self, request, kind, store, allowed):
-        try:
-            conditions = filters.parse(request.arg("filter"), allowed)
-        except filters.FilterError as exc:
-            return self.error(400, str(exc), field="query.filter")
-        with self.lock:
-            state = self._state(request)
-            found = [
-                item
-                for item in state[store].values()
-                if filters.matches(
-                    conditions, lambda f, item=item: _catalog_value(item, f)
-                )
-            ]
-            return self._page(
-                request, found, lambda i: self._catalog_resource(request, kind, i)
-            )
-
-    def _update_catalog(self, request, kind, store):
-        data = request.json["data"]
-        if data.get("id") != request.path_params["id"]:
-            return self.error(
-                409, "The id in the body does not match the URL.", "/data/id"
-            )
-        with self.lock:
-            state = self._state(request)
-            item = state[store].get(request.path_params["id"])
-            if item is None:
-                return self.error(404, f"{kind} {request.path_params['id']} not found.")
-            before = item.get("inventory_quantity")
-            item.update(data.get("attributes") or {})
-            item["updated"] = self.now()
-            after = item.get("inventory_quantity")
-            if kind == "catalog-variant" and (before or 0) <= 0 and (after or 0) > 0:
-                for sub in state["bis"]:
-                    if sub["variant_id"] == item["id"] and not sub["notified"]:
-                        sub["notified"] = self.now()
-            return {"data": self._catalog_resource(request, kind, item)}
-
-    def _delete_catalog(self, request, store):
-        with self.lock:
-            state = self._state(request)
-            if state[store].pop(request.path_params["id"], None) is None:
-                return self.error(404, f"{request.path_params['id']} not found.")
-        return Response(204, None)
-
-    def get_catalog_items(self, request):
-        allowed = {
-            "ids": ("any",),
-            "title": ("contains",),
-            "published": ("equals",),
-            "category.id": ("equals",),
-        }
-        return self._list_catalog(request, "catalog-item", "catalog_items", allowed)
-
-    def create_catalog_item(self, request):
-        return self._create_catalog(request, "catalog-item", "catalog_items")
-
-    def get_catalog_item(self, request):
-        return self._get_catalog(request, "catalog-item", "catalog_items")
-
-    def update_catalog_item(self, request):
-        return self._update_catalog(request, "catalog-item", "catalog_items")
-
-    def delete_catalog_item(self, request):
-        return self._delete_catalog(request, "catalog_items")
-
-    def get_catalog_variants(self, request):
-        allowed = {
-            "ids": ("any",),
-            "item.id": ("equals",),
-            "sku": ("equals",),
-            "title": ("contains",),
-            "published": ("equals",),
-        }
-        return self._list_catalog(
-            request, "catalog-variant", "catalog_variants", allowed
-        )
-
-    def create_catalog_variant(self, request):
-        return self._create_catalog(request, "catalog-variant", "catalog_variants")
-
-    def get_catalog_variant(self, request):
-        return self._get_catalog(request, "catalog-variant", "catalog_variants")
-
-    def update_catalog_variant(self, request):
-        return self._update_catalog(request, "catalog-variant", "catalog_variants")
-
-    def delete_catalog_variant(self, request):
-        return self._delete_catalog(request, "catalog_variants")
-
-    def create_bis(self, request):
-        data = request.json["data"]
-        variant_id = data["relationships"]["variant"]["data"]["id"]
-        with self.lock:
-            state = self._state(request)
-            if variant_id not in state["catalog_variants"]:
-                return self.error(
-                    404,
-                    f"Catalog variant {variant_id} not found.",
-                    "/data/relationships/variant/data/id",
-                )
-            profile_data = (data["attributes"].get("profile") or {}).get("data")
-            if not profile_data:
-                return self.error(
-                    400, "A profile is required.", "/data/attributes/profile"
-                )
-            try:
-                profile, _created = self._upsert(
-                    state, profile_data, "/data/attributes/profile/data"
-                )
-            except _ApiError as exc:
-                return self._api_error(exc)
-            state["bis"].append(
-                {
-                    "profile_id": profile["id"],
-                    "variant_id": variant_id,
-                    "channels": data["attributes"]["channels"],
-                    "created": self.now(),
-                    "notified": None,
-                }
-            )
-        return Response(202, None)
-
-    # == webhooks ===============================================================
-    def _webhook_resource(self, request, hook):
-        return {
-            "type": "webhook",
-            "id": hook["id"],
-            "attributes": {
-                "name": hook["name"],
-                "endpoint_url": hook["endpoint_url"],
-                "enabled": hook["enabled"],
-                "created_at": iso(hook["created"]),
-                "updated_at": iso(hook["created"]),
-            },
-            "relationships": {
-                "webhook-topics": {
-                    "data": [{"type": "webhook-topic", "id": t} for t in hook["topics"]]
-                }
-            },
-            "links": {"self": self._url(request, f"/api/webhooks/{hook['id']}")},
-        }
-
-    def create_webhook(self, request):
-        data = request.json["data"]
-        attributes = data["attributes"]
-        topics = [t["id"] for t in data["relationships"]["webhook-topics"]["data"]]
-        unknown = [t for t in topics if t not in METRIC_NAMES]
-        if unknown:
-            return self.error(
-                400,
-                f"Unknown webhook topic {unknown[0]!r}.",
-                "/data/relationships/webhook-topics/data",
-            )
-        if len(attributes["secret_key"]) < 16:
-            return self.error(
-                400,
-                "secret_key must be at least 16 characters.",
-                "/data/attributes/secret_key",
-            )
-        with self.lock:
-            state = self._state(request)
-            hook = {
-                "id": self._new_id(),
-                "name": attributes["name"],
-                "endpoint_url": attributes["endpoint_url"],
-                "secret": attributes["secret_key"],
-                "topics": topics,
-                "enabled": True,
-                "created": self.now(),
-            }
-            state["webhooks"][hook["id"]] = hook
-            return Response(201, {"data": self._webhook_resource(request, hook)})
-
-    def get_webhooks(self, request):
-        with self.lock:
-            hooks = list(self._state(request)["webhooks"].values())
-            data = [self._webhook_resource(request, h) for h in hooks]
-        return {"data": data, "links": {"self": self._url(request, "/api/webhooks")}}
-
-    def get_webhook(self, request):
-        with self.lock:
-            hook = self._state(request)["webhooks"].get(request.path_params["id"])
-            if hook is None:
-                return self.error(
-                    404, f"Webhook {request.path_params['id']} not found."
-                )
-            return {"data": self._webhook_resource(request, hook)}
-
-    def delete_webhook(self, request):
-        with self.lock:
-            if (
-                self._state(request)["webhooks"].pop(request.path_params["id"], None)
-                is None
-            ):
-                return self.error(
-                    404, f"Webhook {request.path_params['id']} not found."
-                )
-        return Response(204, None)
-
-    def get_webhook_topics(self, request):
-        data = [
-            {"type": "webhook-topic", "id": topic, "attributes": {"name": name}}
-            for topic, name in METRIC_NAMES.items()
-        ]
-        return {
-            "data": data,
-            "links": {"self": self._url(request, "/api/webhook-topics")},
-        }
-
-    def _fire(self, state, topic, profile, event):
-        """Send the signed webhook of ``topic`` to each subscribed endpoint."""
-        for hook in state["webhooks"].values():
-            if not hook["enabled"] or (hook["topics"] and topic not in hook["topics"]):
-                continue
-            timestamp = iso(self.now())
-            body = {
-                "data": [
-                    {
-                        "topic": topic,
-                        "external_id": event["id"],
-                        "payload": {
-                            "type": "event",
-                            "id": event["id"],
-                            "attributes": {
-                                "timestamp": int(event["timestamp"]),
-                                "datetime": iso(event["timestamp"]),
-                                "event_properties": event["properties"],
-                                "uuid": event["unique_id"],
-                            },
-                            "relationships": {
-                                "profile": {
-                                    "data": {"type": "profile", "id": profile["id"]}
-                                },
-                                "metric": {
-                                    "data": {"type": "metric", "id": event["metric_id"]}
-                                },
-                            },
-                            "included": [
-                                {
-                                    "type": "profile",
-                                    "id": profile["id"],
-                                    "attributes": {
-                                        "email": profile["email"],
-                                        "external_id": profile["external_id"],
-                                    },
-                                }
-                            ],
-                        },
-                    }
-                ],
-                "meta": {
-                    "klaviyo_account_id": state["account_id"],
-                    "klaviyo_webhook_id": hook["id"],
-                    "timestamp": timestamp,
-                },
-            }
-            raw = json.dumps(body).encode()
-            headers = {
-                "Content-Type": "application/json",
-                "Klaviyo-Webhook-Id": hook["id"],
-                "Klaviyo-Timestamp": timestamp,
-                "Klaviyo-Signature": sign_webhook(hook["secret"], raw, timestamp),
-            }
-            self.sandbox.send_webhook(
-                hook["endpoint_url"], raw, headers, provider=self.name
-            )
 
     # == ESP-side actions =======================================================
     def actions(self):
@@ -1663,14 +732,22 @@ class KlaviyoApp(ProviderApp):
         self._fire(state, topic, profile, event)
         return event
 
-    def action_unsubscribe(self, email, account=None, method="PREFERENCE_PAGE"):
-        """The person unsubscribes in Klaviyo (preference page)."""
+    def action_unsubscribe(
+        self, email, account=None, method="PREFERENCE_PAGE", list_id=None
+    ):
+        """The person unsubscribes in Klaviyo (from one list, or globally)."""
         with self.lock:
             done = []
             for key, state, profile in self._targets(email, account, create=True):
-                self._set_unsubscribed(profile, "email", method=method)
+                if list_id:
+                    self._unsubscribe_from_list(profile, list_id)
+                else:
+                    self._set_unsubscribed(profile, "email", method=method)
                 self._system_event(
-                    state, profile, TOPICS["unsubscribe"], {"method": method}
+                    state,
+                    profile,
+                    TOPICS["unsubscribe"],
+                    {"method": method, "list_id": list_id},
                 )
                 done.append({"account": key, "profile_id": profile["id"]})
             return {"unsubscribed": email.lower(), "profiles": done}
@@ -1723,11 +800,11 @@ class KlaviyoApp(ProviderApp):
                 for profile in state["profiles"].values():
                     rows.append(
                         {
-                            "account": f"{state['account_id']} ({_mask(key)})",
+                            "account": f"{state['account_id']} ({mask_key(key)})",
                             "email": profile["email"]
                             or profile["external_id"]
                             or profile["id"],
-                            "consent": _consent_text(profile),
+                            "consent": consent_text(profile),
                             "events": [
                                 {
                                     "time": e["timestamp"],
@@ -1761,157 +838,3 @@ class KlaviyoApp(ProviderApp):
 
 
 App = KlaviyoApp
-
-
-class _ApiError(Exception):
-    def __init__(self, status, detail, field=None, code=None, meta=None):
-        super().__init__(detail)
-        self.status, self.detail, self.field, self.code, self.meta = (
-            status,
-            detail,
-            field,
-            code,
-            meta,
-        )
-
-
-# == helpers =====================================================================
-def _channel():
-    return {
-        "consent": "NEVER_SUBSCRIBED",
-        "consent_timestamp": None,
-        "last_updated": None,
-        "method": None,
-        "custom_method_detail": None,
-        "double_optin": None,
-        "suppression": [],
-        "list_suppressions": [],
-    }
-
-
-def _subscriptions_out(profile):
-    email = profile["subscriptions"]["email"]
-    sms = profile["subscriptions"]["sms"]
-    return {
-        "email": {
-            "marketing": {
-                "can_receive_email_marketing": email["consent"] == "SUBSCRIBED"
-                and not email["suppression"],
-                "consent": email["consent"],
-                "consent_timestamp": iso(email["consent_timestamp"]),
-                "last_updated": iso(email["last_updated"]),
-                "method": email["method"],
-                "method_detail": "",
-                "custom_method_detail": email["custom_method_detail"],
-                "double_optin": email["double_optin"],
-                "suppression": [
-                    {"reason": s["reason"], "timestamp": iso(s["timestamp"])}
-                    for s in email["suppression"]
-                ],
-                "list_suppressions": [
-                    {**s, "timestamp": iso(s["timestamp"])}
-                    for s in email["list_suppressions"]
-                ],
-            }
-        },
-        "sms": {
-            "marketing": {
-                "can_receive_sms_marketing": sms["consent"] == "SUBSCRIBED",
-                "consent": sms["consent"],
-                "consent_timestamp": iso(sms["consent_timestamp"]),
-                "method": sms["method"],
-                "method_detail": "",
-                "last_updated": iso(sms["last_updated"]),
-            }
-        },
-    }
-
-
-def _profile_value(profile, field):
-    if field in ("created", "updated"):
-        return profile[field]
-    if field.startswith("subscriptions.email.marketing."):
-        rest = field[len("subscriptions.email.marketing.") :]
-        group, _sep, attr = rest.partition(".")
-        entries = profile["subscriptions"]["email"].get(group) or []
-        return [entry.get(attr) for entry in entries]
-    return profile.get(field)
-
-
-def _event_value(event, field):
-    if field in ("datetime", "timestamp"):
-        return event["timestamp"]
-    return event.get(field)
-
-
-def _catalog_value(item, field):
-    if field == "ids":
-        return item["id"]
-    if field == "item.id":
-        return item.get("item_id")
-    return item.get(field)
-
-
-def _sorted(items, sort, lookup):
-    if not sort:
-        return items
-    field = sort.lstrip("-")
-
-    def key(item):
-        value = lookup(item, field)
-        if isinstance(value, list):
-            value = max((v for v in value if v is not None), default=None)
-        return (value is None, value if value is not None else 0)
-
-    return sorted(items, key=key, reverse=sort.startswith("-"))
-
-
-def _lower(value):
-    if isinstance(value, list):
-        return [_lower(v) for v in value]
-    return value.lower() if isinstance(value, str) else value
-
-
-def _identity(item):
-    attributes = item.get("attributes") or {}
-    identity = {
-        k: attributes[k]
-        for k in ("email", "phone_number", "external_id")
-        if attributes.get(k)
-    }
-    resource = {"type": "profile", "attributes": identity}
-    if item.get("id"):
-        resource["id"] = item["id"]
-    return resource
-
-
-def _long_string(value, pointer):
-    """Pointer of the first string longer than 100KB, or ``None``."""
-    if isinstance(value, str):
-        return pointer if len(value.encode()) > MAX_PROFILE_BYTES else None
-    if isinstance(value, dict):
-        items = value.items()
-    elif isinstance(value, list):
-        items = enumerate(value)
-    else:
-        return None
-    for key, sub in items:
-        found = _long_string(sub, f"{pointer}/{key}")
-        if found:
-            return found
-    return None
-
-
-def _consent_text(profile):
-    email = profile["subscriptions"]["email"]
-    text = email["consent"].lower().replace("_", " ")
-    if email["suppression"]:
-        reasons = ", ".join(s["reason"] for s in email["suppression"])
-        text += f" (suppressed: {reasons})"
-    if profile["pending_lists"]:
-        text += " (double opt-in pending)"
-    return text
-
-
-def _mask(key):
-    return key[:10] + "…" + key[-4:] if len(key) > 14 else key

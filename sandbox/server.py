@@ -329,6 +329,20 @@ class _Drop(Exception):
     """Close the connection without answering."""
 
 
+class _BodyError(Exception):
+    """The body cannot be read or is too large; ``response`` says so."""
+
+    def __init__(self, response):
+        super().__init__(response.status)
+        self.response = response
+
+
+def _plain_error(app, status, detail):
+    if app is None:
+        return Response(status, {"error": detail})
+    return app.error(status, detail)
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "esp-sandbox/1.0"
@@ -353,23 +367,21 @@ class _Handler(BaseHTTPRequestHandler):
         segments = split.path.split("/", 2)
         mount = segments[1] if len(segments) > 1 else ""
         rest = "/" + segments[2] if len(segments) > 2 else "/"
-        length = int(self.headers.get("Content-Length") or 0)
         app = sandbox.apps.get(mount)
-        limit = app.max_body if app else HARD_BODY_LIMIT
+        try:
+            body = self._read_body(app)
+        except _BodyError as exc:
+            self.close_connection = True
+            self._send(exc.response, app)
+            return
         request = Request(
             method=self.command,
             path=rest,
             query=parse_qs(split.query, keep_blank_values=True),
             headers=Headers(self.headers.items()),
+            body=body,
             provider=mount,
         )
-        if length > limit:
-            self.close_connection = True
-            self._drain(length)
-            response = self._too_large(app, length, limit)
-            self._send(response, app)
-            return
-        request.body = self.rfile.read(length) if length else b""
         try:
             if mount == "" or mount == "favicon.ico":
                 response = ui.page(sandbox, request)
@@ -386,7 +398,41 @@ class _Handler(BaseHTTPRequestHandler):
             except OSError:
                 pass
             return
+        except Exception:  # the server answers, whatever went wrong
+            _logger.error("Sandbox failed on %s\n%s", self.path, traceback.format_exc())
+            response = Response(500, {"error": "sandbox internal error"})
         self._send(response, app)
+
+    def _read_body(self, app):
+        """The request body; raise :class:`_BodyError` when it is refused."""
+        limit = app.max_body if app else HARD_BODY_LIMIT
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            return self._read_chunked(app, limit)
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            raise _BodyError(_plain_error(app, 400, "Invalid Content-Length")) from None
+        if length > limit:
+            self._drain(length)
+            raise _BodyError(self._too_large(app, length, limit))
+        return self.rfile.read(length) if length > 0 else b""
+
+    def _read_chunked(self, app, limit):
+        chunks, total = [], 0
+        while True:
+            line = self.rfile.readline(65537).split(b";")[0].strip()
+            try:
+                size = int(line, 16)
+            except ValueError:
+                raise _BodyError(_plain_error(app, 400, "Bad chunk size")) from None
+            if size == 0:
+                self.rfile.readline()
+                return b"".join(chunks)
+            total += size
+            if total > limit:
+                raise _BodyError(self._too_large(app, total, limit))
+            chunks.append(self.rfile.read(size))
+            self.rfile.readline()
 
     def _provider(self, sandbox, app, request):
         started = time.perf_counter()

@@ -12,7 +12,7 @@ from odoo.tests.common import TransactionCase
 if not hasattr(common, "SETATTR_SOURCES"):
     common.SETATTR_SOURCES = {}
 
-from odoo.addons.queue_job.tests.common import trap_jobs  # noqa: E402
+from odoo.addons.queue_job.tests.common import trap_jobs
 
 KLAVIYO_URL = "https://a.klaviyo.com"
 KLAVIYO_KEY = "pk_test_0123456789abcdef"

@@ -36,9 +36,17 @@ class TestBackend(EspSyncCase):
         supplier = self.env["res.partner"].create(
             {"name": "Supplier", "email": "s@example.com", "supplier_rank": 1}
         )
-        employee = self.env["res.users"].create(
-            {"name": "Staff", "login": "staff@example.com", "email": "staff@example.com"}
-        ).partner_id
+        employee = (
+            self.env["res.users"]
+            .create(
+                {
+                    "name": "Staff",
+                    "login": "staff@example.com",
+                    "email": "staff@example.com",
+                }
+            )
+            .partner_id
+        )
         company_partner = self.env.company.partner_id
         company_partner.write({"email": "shop@example.com", "customer_rank": 3})
         synced = self.backend._esp_sync_partners(
@@ -51,8 +59,19 @@ class TestBackend(EspSyncCase):
             rsps.add(
                 responses.GET,
                 f"{KLAVIYO_URL}/api/accounts",
-                json={"data": [{"type": "account", "id": "ACC1", "attributes": {
-                    "contact_information": {"organization_name": "Shoe Shop"}}}]},
+                json={
+                    "data": [
+                        {
+                            "type": "account",
+                            "id": "ACC1",
+                            "attributes": {
+                                "contact_information": {
+                                    "organization_name": "Shoe Shop"
+                                }
+                            },
+                        }
+                    ]
+                },
             )
             action = self.backend.action_test_connection()
             self.assertEqual(
@@ -67,9 +86,16 @@ class TestBackend(EspSyncCase):
                 responses.GET,
                 f"{KLAVIYO_URL}/api/accounts",
                 status=401,
-                json={"errors": [{"status": 401, "code": "not_authenticated",
-                                  "title": "Authentication failed",
-                                  "detail": "Incorrect authentication credentials."}]},
+                json={
+                    "errors": [
+                        {
+                            "status": 401,
+                            "code": "not_authenticated",
+                            "title": "Authentication failed",
+                            "detail": "Incorrect authentication credentials.",
+                        }
+                    ]
+                },
             )
             with self.assertRaises(UserError) as caught:
                 self.backend.action_test_connection()

@@ -96,7 +96,10 @@ class TestCapture(EspSyncCase):
         keys = self._ledger(event_type="order_placed").mapped("idempotency_key")
         self.assertEqual(
             keys,
-            [f"sale.order:{order.id}:order_placed", f"sale.order:{order.id}:order_placed:2"],
+            [
+                f"sale.order:{order.id}:order_placed",
+                f"sale.order:{order.id}:order_placed:2",
+            ],
         )
 
     def test_refund_recorded_on_posting_not_draft(self):
@@ -131,8 +134,12 @@ class TestCapture(EspSyncCase):
     def test_other_company_backend_gets_nothing(self):
         other = self.env["res.company"].create({"name": "Brand B"})
         backend_b = self.env["esp.backend"].create(
-            {"name": "Klaviyo B", "provider": "klaviyo", "company_id": other.id,
-             "api_key": "pk_b"}
+            {
+                "name": "Klaviyo B",
+                "provider": "klaviyo",
+                "company_id": other.id,
+                "api_key": "pk_b",
+            }
         )
         self._order()
         self.assertTrue(self._ledger(event_type="order_placed"))
@@ -144,8 +151,9 @@ class TestCapture(EspSyncCase):
         )
         supplier.write({"city": "Leeds"})
         self.assertFalse(
-            self.events.search([("res_model", "=", "res.partner"),
-                                ("res_id", "=", supplier.id)])
+            self.events.search(
+                [("res_model", "=", "res.partner"), ("res_id", "=", supplier.id)]
+            )
         )
 
     def test_scheduled_stream_waits_for_cron(self):

@@ -99,17 +99,25 @@ class TestDelivery(EspSyncCase):
                 responses.POST,
                 f"{KLAVIYO_URL}/api/events",
                 status=400,
-                json={"errors": [{"status": 400, "code": "invalid",
-                                  "title": "Invalid input.",
-                                  "detail": "value must be a number",
-                                  "source": {"pointer": "/data/attributes/value"}}]},
+                json={
+                    "errors": [
+                        {
+                            "status": 400,
+                            "code": "invalid",
+                            "title": "Invalid input.",
+                            "detail": "value must be a number",
+                            "source": {"pointer": "/data/attributes/value"},
+                        }
+                    ]
+                },
             )
             self._run_jobs()
             self.assertEqual(
                 len(self._bodies(rsps, "/api/events")), 1, "Fulfilled is not attempted"
             )
-        ledger = self.events.search([("group_ref", "=", f"sale.order,{order.id}")],
-                                    order="sequence")
+        ledger = self.events.search(
+            [("group_ref", "=", f"sale.order,{order.id}")], order="sequence"
+        )
         self.assertEqual(ledger.mapped("state"), ["failed", "pending"])
         exception = ledger[0].exception_id
         self.assertEqual(exception.category, "data")
@@ -156,8 +164,11 @@ class TestDelivery(EspSyncCase):
         self.assertIn("consented_at", str(subscribe))
         self.customer.write({"esp_marketing_opt_in": False})
         consent = self.events.search(
-            [("res_id", "=", self.customer.id), ("event_type", "=", "consent"),
-             ("state", "=", "pending")]
+            [
+                ("res_id", "=", self.customer.id),
+                ("event_type", "=", "consent"),
+                ("state", "=", "pending"),
+            ]
         )
         self.assertEqual(consent.priority, 5, "withdrawal travels on the urgent lane")
         with self._mock() as rsps:

@@ -25,8 +25,16 @@ class TestErrors(EspSyncCase):
             f"{KLAVIYO_URL}/api/profile-import",
             status=status,
             headers=headers or {},
-            json={"errors": [{"status": status, "code": "error", "title": "Error",
-                              "detail": detail}]},
+            json={
+                "errors": [
+                    {
+                        "status": status,
+                        "code": "error",
+                        "title": "Error",
+                        "detail": detail,
+                    }
+                ]
+            },
         )
 
     def test_429_retries_after_retry_after(self):
@@ -67,15 +75,25 @@ class TestErrors(EspSyncCase):
         order = self._order()
         self._deliver(order.picking_ids)
         with self._mock() as rsps:
-            rsps.add(responses.POST, f"{KLAVIYO_URL}/api/profile-import", status=201,
-                     json={"data": {"type": "profile", "id": "P1"}})
+            rsps.add(
+                responses.POST,
+                f"{KLAVIYO_URL}/api/profile-import",
+                status=201,
+                json={"data": {"type": "profile", "id": "P1"}},
+            )
             rsps.add(responses.POST, f"{KLAVIYO_URL}/api/events", status=202)
             rsps.add(responses.POST, f"{KLAVIYO_URL}/api/events", status=202)
-            rsps.add(responses.POST, f"{KLAVIYO_URL}/api/events", status=429,
-                     headers={"Retry-After": "5"}, json={"errors": []})
+            rsps.add(
+                responses.POST,
+                f"{KLAVIYO_URL}/api/events",
+                status=429,
+                headers={"Retry-After": "5"},
+                json={"errors": []},
+            )
             self.trap.perform_enqueued_jobs()
-        ledger = self.events.search([("group_ref", "=", f"sale.order,{order.id}")],
-                                    order="sequence")
+        ledger = self.events.search(
+            [("group_ref", "=", f"sale.order,{order.id}")], order="sequence"
+        )
         self.assertEqual(ledger.mapped("state"), ["sent", "pending"])
         self.trap.assert_jobs_count(1)  # the follow-up job, after Retry-After
         self.assertTrue(self.trap.enqueued_jobs[0].eta)

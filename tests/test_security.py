@@ -11,8 +11,12 @@ class TestSecurity(EspSyncCase):
         super().setUpClass()
         cls.company_b = cls.env["res.company"].create({"name": "Brand B"})
         cls.backend_b = cls.env["esp.backend"].create(
-            {"name": "Klaviyo B", "provider": "klaviyo",
-             "company_id": cls.company_b.id, "api_key": "pk_brand_b_secret"}
+            {
+                "name": "Klaviyo B",
+                "provider": "klaviyo",
+                "company_id": cls.company_b.id,
+                "api_key": "pk_brand_b_secret",
+            }
         )
         cls.manager = cls.env["res.users"].create(
             {
@@ -20,7 +24,9 @@ class TestSecurity(EspSyncCase):
                 "login": "esp_ops",
                 "company_id": cls.company.id,
                 "company_ids": [(6, 0, cls.company.ids)],
-                "groups_id": [(6, 0, [cls.env.ref("esp_sync.group_esp_sync_manager").id])],
+                "groups_id": [
+                    (6, 0, [cls.env.ref("esp_sync.group_esp_sync_manager").id])
+                ],
             }
         )
         cls.viewer = cls.env["res.users"].create(
@@ -54,17 +60,22 @@ class TestSecurity(EspSyncCase):
         self.assertIn(self.backend, visible)
         self.assertNotIn(self.backend_b, visible)
         partner_b = self.env["res.partner"].create(
-            {"name": "Bob B", "email": "bob@example.com", "customer_rank": 1,
-             "company_id": self.company_b.id}
+            {
+                "name": "Bob B",
+                "email": "bob@example.com",
+                "customer_rank": 1,
+                "company_id": self.company_b.id,
+            }
         )
         partner_b.write({"city": "Paris"})
-        events_b = self.env["esp.sync.event"].search([("res_id", "=", partner_b.id),
-                                                      ("res_model", "=", "res.partner")])
+        events_b = self.env["esp.sync.event"].search(
+            [("res_id", "=", partner_b.id), ("res_model", "=", "res.partner")]
+        )
         self.assertEqual(events_b.backend_id, self.backend_b)
         self.assertFalse(
-            self.env["esp.sync.event"].with_user(self.manager).search(
-                [("id", "in", events_b.ids)]
-            )
+            self.env["esp.sync.event"]
+            .with_user(self.manager)
+            .search([("id", "in", events_b.ids)])
         )
 
     def test_external_ids_are_per_company(self):

@@ -16,6 +16,7 @@ from ..base import DeliveryResult, ErrorCategory, EspAdapter, EspError
 from ..events import ConsentStatus, ConsentUpdate
 from . import const, payloads
 from .bulk import BulkMixin
+from .catalog import CatalogMixin
 from .errors import error_from_response
 from .orders import OrdersMixin
 
@@ -51,7 +52,7 @@ def iso(value):
     return value.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-class DotdigitalAdapter(OrdersMixin, BulkMixin, EspAdapter):
+class DotdigitalAdapter(OrdersMixin, CatalogMixin, BulkMixin, EspAdapter):
     """Dotdigital behind the :class:`EspAdapter` interface."""
 
     provider = "dotdigital"

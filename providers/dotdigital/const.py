@@ -12,6 +12,7 @@ CONTACT_IMPORT_STATUS = "/contacts/v3/import/{import_id}"
 INSIGHT_CONTACT_RECORD = (
     "/insightData/v3/contacts/email/{email}/{collection}/{record_id}"
 )
+INSIGHT_ACCOUNT_RECORD = "/insightData/v3/account/{collection}/{record_id}"
 INSIGHT_COLLECTION = "/insightData/v3/collections/{collection}"
 INSIGHT_IMPORT = "/insightData/v3/import"
 INSIGHT_IMPORT_STATUS = "/insightData/v3/import/{import_id}"
@@ -21,6 +22,7 @@ UNSUBSCRIBED_SINCE = "/v2/contacts/unsubscribed-since/{date}"
 MERGE_OPTION = "overwrite"  # PATCH query value
 IMPORT_MERGE_OPTION = "overwrite"  # import body value
 ORDERS_COLLECTION = "Orders"
+CATALOG_COLLECTION = "Catalog"
 ORDERS_COLLECTION_TYPE = "orders"
 PAGE_SIZE = 1000
 IMPORT_MAX_CONTACTS = 500

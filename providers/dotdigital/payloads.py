@@ -116,3 +116,28 @@ class OrderRecord(_Body):
     financial_status: str | None = Field(None, alias="financialStatus")
     fulfillment_status: str | None = Field(None, alias="fulfillmentStatus")
     products: list[OrderProduct] = Field(default_factory=list)
+
+
+class CatalogVariant(_Body):
+    id: str
+    sku: str | None = None
+    name: str
+    price: float
+    stock: float
+    url: str | None = None
+    image_url: str | None = Field(None, alias="imageUrl")
+
+
+class CatalogRecord(_Body):
+    """The JSON of one record of the account-scoped catalogue collection."""
+
+    id: str
+    name: str
+    description: str | None = None
+    sku: str | None = None
+    price: float
+    currency: str
+    url: str | None = None
+    image_url: str | None = Field(None, alias="imageUrl")
+    categories: str | None = None
+    variants: list[CatalogVariant] = Field(default_factory=list)

@@ -13,11 +13,12 @@ _KIND_ORDER = list(EventKind)
 class BulkMixin:
     """Asynchronous work through ``POST /3.0/batches`` (needs ``_request``)."""
 
+    @staticmethod
+    def _check_size(items):
+        if len(items) > const.BATCH_MAX_OPERATIONS:
+            raise ValueError(f"at most {const.BATCH_MAX_OPERATIONS} items per batch")
+
     def _submit_batch(self, operations, errors, total):
-        if len(operations) > const.BATCH_MAX_OPERATIONS:
-            raise ValueError(
-                f"at most {const.BATCH_MAX_OPERATIONS} operations per batch"
-            )
         if not operations:
             return BulkJob(
                 job_id="",
@@ -43,6 +44,7 @@ class BulkMixin:
     def bulk_import_profiles(self, profiles):
         """One batch of member PUTs (``status_if_new`` only), keyed by email."""
         self._start()
+        self._check_size(profiles)
         list_id = self._list_id()
         operations, errors, tags = [], [], set()
         for profile in profiles:
@@ -77,6 +79,7 @@ class BulkMixin:
         ``unique_id`` of its latest event.
         """
         self._start()
+        self._check_size(events)
         store = self._store_id()
         grouped = {}
         for event in events:
@@ -84,7 +87,7 @@ class BulkMixin:
         operations, errors = [], []
         lines = []
         for order_id, group in grouped.items():
-            group.sort(key=lambda e: (_KIND_ORDER.index(EventKind(e.kind)),))
+            group.sort(key=lambda e: _KIND_ORDER.index(EventKind(e.kind)))
             kinds = {EventKind(e.kind) for e in group} - {EventKind.RETURNED}
             last = group[-1]
             if not kinds:

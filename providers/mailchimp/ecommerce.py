@@ -1,5 +1,7 @@
 """Mailchimp e-commerce: customers, products, orders and the store."""
 
+from urllib.parse import quote
+
 from ..base import DeliveryResult, EspError
 from ..events import EventKind
 from . import const, payloads, util
@@ -12,10 +14,8 @@ class EcommerceMixin:
         ident = order.external_id or util.subscriber_hash(order.email)
         return str(ident)[: const.CUSTOMER_ID_MAX_LENGTH]
 
-    def _customer(self, order, event=None, full=True):
+    def _customer(self, order, event=None):
         props = event.properties if event else {}
-        if not full:
-            return payloads.Customer(id=self._customer_id(order))
         return payloads.Customer(
             id=self._customer_id(order),
             email_address=self._email(order.email),
@@ -26,7 +26,9 @@ class EcommerceMixin:
 
     def _put_customer(self, store, order, event):
         body = self._customer(order, event).dump()
-        path = const.CUSTOMER.format(store_id=store, customer_id=body["id"])
+        path = const.CUSTOMER.format(
+            store_id=store, customer_id=quote(body["id"], safe="")
+        )
         self._request("PUT", path, json=body)
 
     @staticmethod
@@ -42,7 +44,9 @@ class EcommerceMixin:
                 line
             )
         for product_id, variants in by_product.items():
-            path = const.PRODUCT.format(store_id=store, product_id=product_id)
+            path = const.PRODUCT.format(
+                store_id=store, product_id=quote(product_id, safe="")
+            )
             try:
                 found = self._request("GET", path, params={"fields": "id,variants.id"})
             except EspError as error:
@@ -66,7 +70,9 @@ class EcommerceMixin:
                 continue
             for vid in missing:
                 body = self._variant(vid, variants[vid]).dump()
-                self._request("PUT", f"{path}/variants/{vid}", json=body)
+                self._request(
+                    "PUT", f"{path}/variants/{quote(vid, safe='')}", json=body
+                )
 
     @staticmethod
     def _variant(variant_id, line):
@@ -163,7 +169,9 @@ class EcommerceMixin:
                 raise
             patch = dict(body, customer={"id": body["customer"]["id"]})
             patch.pop("id")
-            path = const.ORDER.format(store_id=store, order_id=body["id"])
+            path = const.ORDER.format(
+                store_id=store, order_id=quote(body["id"], safe="")
+            )
             self._request("PATCH", path, json=patch)
 
     def send_order_event(self, event):
@@ -177,7 +185,7 @@ class EcommerceMixin:
         if kind == EventKind.PLACED:
             self._create_order(store, event, {kind})
         else:
-            path = const.ORDER.format(store_id=store, order_id=order_id)
+            path = const.ORDER.format(store_id=store, order_id=quote(order_id, safe=""))
             try:
                 self._request("PATCH", path, json=self._order_patch(event))
             except EspError as error:
@@ -222,7 +230,9 @@ class EcommerceMixin:
                 )
             ],
         ).dump()
-        path = const.PRODUCT.format(store_id=store, product_id=body["id"])
+        path = const.PRODUCT.format(
+            store_id=store, product_id=quote(body["id"], safe="")
+        )
         self._request("PUT", path, json=body)
         return self._result(external_id=body["id"])
 

@@ -272,3 +272,34 @@ def test_import_still_running():
     )
     job = adapter().get_bulk_job(BulkJob(job_id="contacts:imp1"))
     assert job.status == "processing" and not job.done
+
+
+@responses.activate
+def test_catalog_item_record_creates_collection_when_missing():
+    item = events.CatalogItem(
+        external_id="T1",
+        title="Tea Pot",
+        description="",
+        url="https://shop.example.com/p/t1",
+        image_url="",
+        price=30.0,
+        currency="EUR",
+        categories=("Kitchen", "Tea"),
+        variants=(events.CatalogVariant("T1-red", "SKU-R", "Red", 30.0, 4.0),),
+    )
+    url = f"{API}/insightData/v3/account/Catalog/T1"
+    responses.put(
+        url,
+        status=404,
+        json={"errorCode": "insightData:collectionNotFound", "description": "x"},
+    )
+    responses.post(f"{API}/insightData/v3/collections/Catalog", status=201)
+    responses.put(url, status=201)
+    assert adapter().upsert_catalog_item(item).external_id == "T1"
+    record = body_of(responses.calls[2])
+    assert record["categories"] == "Kitchen, Tea"
+    assert record["variants"] == [
+        {"id": "T1-red", "sku": "SKU-R", "name": "Red", "price": 30.0, "stock": 4.0}
+    ]
+    template = "/insightData/v3/account/{collectionName}/{recordId}"
+    assert spec_problems("dotdigital_insight", "PUT", template, record) == []

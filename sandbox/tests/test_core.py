@@ -1,5 +1,7 @@
 """Server pipeline with a toy provider: routing, errors, log, limits."""
 
+import socket
+
 import pytest
 import requests
 
@@ -27,6 +29,8 @@ class ToyApp(ProviderApp):
         ]
 
     def authenticate(self, request):
+        if request.headers.get("X-Crash"):
+            raise RuntimeError("authenticate bug")
         key = request.headers.get("Authorization", "")
         if not key.startswith("toy-"):
             return self.error(401, "bad key", code="auth")
@@ -137,3 +141,47 @@ def test_request_log_redacts_credentials(toy):
     assert toy.state("toy", "toy-1") == {"items": [{"n": 1}]}
     # since= filters by id
     assert toy.requests("toy", since=entry["id"]) == []
+
+
+def test_chunked_body_is_read(toy):
+    def chunks():
+        yield b'{"n": '
+        yield b"2}"
+
+    answer = requests.post(
+        f"{toy.url}/toy/items",
+        data=chunks(),
+        headers={**AUTH, "Content-Type": "application/json"},
+        timeout=5,
+    )
+    assert answer.status_code == 201 and answer.json() == {"n": 2}
+
+
+def test_chunked_body_over_limit_is_413(toy):
+    def chunks():
+        for _ in range(5):
+            yield b"x" * 400
+
+    answer = requests.post(
+        f"{toy.url}/toy/items", data=chunks(), headers=AUTH, timeout=5
+    )
+    assert answer.status_code == 413
+
+
+def test_any_bug_is_answered_with_500(toy):
+    answer = requests.get(
+        f"{toy.url}/toy/items/1", headers={**AUTH, "X-Crash": "1"}, timeout=5
+    )
+    assert answer.status_code == 500
+    assert requests.get(f"{toy.url}/toy/items/1", headers=AUTH, timeout=5).ok
+
+
+def test_invalid_content_length_is_400(toy):
+    with socket.create_connection(("127.0.0.1", toy.port), timeout=5) as conn:
+        conn.sendall(
+            b"POST /toy/items HTTP/1.1\r\nHost: x\r\nAuthorization: toy-1\r\n"
+            b"Content-Length: abc\r\n\r\n"
+        )
+        reply = conn.recv(4096).decode()
+    assert reply.startswith("HTTP/1.1 400")
+    assert "Invalid Content-Length" in reply

@@ -817,3 +817,47 @@ def test_suppression_job_can_be_polled(sb, kl):
     got = kl.get(f"/api/profile-suppression-bulk-create-jobs/{job['id']}").json()
     assert got["data"]["attributes"]["status"] == "complete"
     assert got["data"]["attributes"]["completed_count"] == 1
+
+
+def test_unsubscribe_from_a_list_is_a_list_suppression(sb, kl):
+    list_id = kl.create_list("Newsletter")
+    kl.subscribe(["ada@example.com", "bob@example.com"], list_id)
+    data = {
+        "type": "profile-subscription-bulk-delete-job",
+        "attributes": {
+            "profiles": {
+                "data": [
+                    {
+                        "type": "profile",
+                        "attributes": {
+                            "email": e,
+                            "subscriptions": {
+                                "email": {"marketing": {"consent": "UNSUBSCRIBED"}}
+                            },
+                        },
+                    }
+                    for e in ("ada@example.com", "eve@example.com")
+                ]
+            }
+        },
+        "relationships": {"list": {"data": {"type": "list", "id": list_id}}},
+    }
+    answer = kl.post("/api/profile-subscription-bulk-delete-jobs", {"data": data})
+    assert answer.status_code == 202
+    ada = kl.marketing("ada@example.com")
+    assert ada["consent"] == "SUBSCRIBED" and ada["suppression"] == []
+    assert [s["list_id"] for s in ada["list_suppressions"]] == [list_id]
+    # eve was not on the list: unsubscribed globally
+    assert kl.marketing("eve@example.com")["consent"] == "UNSUBSCRIBED"
+    found = kl.get(
+        "/api/profiles",
+        filter="greater-than(subscriptions.email.marketing.list_suppressions.timestamp,"
+        "2000-01-01T00:00:00Z)",
+    ).json()["data"]
+    assert [p["attributes"]["email"] for p in found] == ["ada@example.com"]
+    # subscribing to the list again lifts the list suppression
+    kl.subscribe(["ada@example.com"], list_id)
+    assert kl.marketing("ada@example.com")["list_suppressions"] == []
+    sb.action("klaviyo", "unsubscribe", email="bob@example.com", list_id=list_id)
+    bob = kl.marketing("bob@example.com")
+    assert bob["consent"] == "SUBSCRIBED" and bob["list_suppressions"]

@@ -616,16 +616,26 @@ def test_api_changes_fire_hooks_with_the_api_source(sb, mc, receiver):
         f"/lists/{LIST}/webhooks",
         json={
             "url": url,
-            "events": {"subscribe": True, "unsubscribe": True, "profile": True},
+            "events": {
+                "subscribe": True,
+                "unsubscribe": True,
+                "profile": True,
+                "upemail": True,
+            },
             "sources": {"api": True},
         },
     )
     put_member(mc, "ann@example.com", status_if_new="subscribed")
     put_member(mc, "ann@example.com", status="unsubscribed")
     mc.patch(member_path("ann@example.com"), json={"merge_fields": {"FNAME": "A"}})
+    mc.patch(member_path("ann@example.com"), json={"email_address": "ann@new.example"})
     assert sb.wait_webhooks(5)
-    types = [dict(urllib.parse.parse_qsl(body))["type"] for _p, _c, body in received]
-    assert sorted(types) == ["profile", "subscribe", "unsubscribe"]
+    forms = [dict(urllib.parse.parse_qsl(body)) for _p, _c, body in received]
+    by_type = {form["type"]: form for form in forms}
+    assert sorted(by_type) == ["profile", "subscribe", "unsubscribe", "upemail"]
+    assert by_type["upemail"]["data[old_email]"] == "ann@example.com"
+    assert by_type["upemail"]["data[new_email]"] == "ann@new.example"
+    assert mc.get(member_path("ann@new.example")).status_code == 200
 
 
 def test_state_and_page_show_members_and_orders(sb, mc):

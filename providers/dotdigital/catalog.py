@@ -1,0 +1,59 @@
+"""Dotdigital catalogue: one record per product in an account-scoped
+insight collection of type ``catalog``."""
+
+import urllib.parse
+
+from ..base import EspError
+from . import const, payloads
+from .orders import check_collection_name
+
+
+class CatalogMixin:
+    """Product records (needs ``_request``, ``_start`` and ``_result``)."""
+
+    def _catalog_collection(self):
+        name = self.settings.extra.get("catalog_collection", const.CATALOG_COLLECTION)
+        return check_collection_name(name)
+
+    def upsert_catalog_item(self, item):
+        """Upsert the product's record, variants included, keyed by its id."""
+        self._start()
+        collection = self._catalog_collection()
+        record = payloads.CatalogRecord(
+            id=str(item.external_id),
+            name=item.title,
+            description=item.description or None,
+            sku=item.sku or None,
+            price=round(float(item.price or 0.0), 2),
+            currency=item.currency,
+            url=item.url or None,
+            imageUrl=item.image_url or None,
+            categories=", ".join(item.categories) or None,
+            variants=[
+                payloads.CatalogVariant(
+                    id=str(v.external_id),
+                    sku=v.sku or None,
+                    name=v.title,
+                    price=round(float(v.price or 0.0), 2),
+                    stock=float(v.inventory_quantity or 0.0),
+                    url=v.url or None,
+                    imageUrl=v.image_url or None,
+                )
+                for v in item.variants
+            ],
+        ).dump()
+        path = const.INSIGHT_ACCOUNT_RECORD.format(
+            collection=collection, record_id=urllib.parse.quote(record["id"], safe="")
+        )
+        try:
+            self._request("PUT", path, json=record)
+        except EspError as error:
+            if error.code != const.CODE_COLLECTION_NOT_FOUND:
+                raise
+            self._request(
+                "POST",
+                const.INSIGHT_COLLECTION.format(collection=collection),
+                params={"collectionScope": "account", "collectionType": "catalog"},
+            )
+            self._request("PUT", path, json=record)
+        return self._result(external_id=record["id"])
