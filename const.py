@@ -146,3 +146,13 @@ CONSENT_FIELDS = {"esp_marketing_opt_in", "esp_consent_withdrawn_at"}
 
 # Context key set by the sync itself so its own writes are not captured again.
 NO_CAPTURE = "esp_sync_no_capture"
+
+# Historical backfill: records per bulk call, within each ESP's limits
+# (Klaviyo: 10,000 profiles / 1,000 events and 5 MB per job; Mailchimp: 500
+# operations per batch we send; Dotdigital: 500 contacts per import).
+BACKFILL_CHUNK = {
+    "klaviyo": {"profiles": 2000, "orders": 100},
+    "mailchimp": {"profiles": 500, "orders": 200},
+    "dotdigital": {"profiles": 500, "orders": 500},
+}
+BACKFILL_POLL_SECONDS = 10

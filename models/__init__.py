@@ -1,15 +1,15 @@
-from . import (
-    account_move,
-    esp_backend,
-    esp_field_mapping,
-    esp_sync_binding,
-    esp_sync_event,
-    esp_sync_exception,
-    esp_sync_mixin,
-    esp_sync_values,
-    mail_blacklist,
-    res_config_settings,
-    res_partner,
-    sale_order,
-    stock_picking,
-)
+from . import esp_backend
+from . import esp_field_mapping
+from . import esp_sync_event
+from . import esp_sync_binding
+from . import esp_sync_exception
+from . import esp_sync_values
+from . import esp_sync_mixin
+from . import esp_backfill
+from . import esp_backfill_batch
+from . import res_partner
+from . import mail_blacklist
+from . import sale_order
+from . import stock_picking
+from . import account_move
+from . import res_config_settings

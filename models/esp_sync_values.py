@@ -106,9 +106,12 @@ class EspSyncValues(models.AbstractModel):
         return f"odoo-{backend.company_id.id}-{canonical.id}"
 
     @api.model
-    def _esp_profile(self, backend, partner):
+    def _esp_profile(self, backend, partner, commerce=None):
+        """Profile of ``partner``; ``commerce`` holds precomputed properties."""
         email = self._esp_email(partner)
-        properties = self._esp_commerce_properties(backend, [email]).get(email, {})
+        if commerce is None:
+            commerce = self._esp_commerce_properties(backend, [email])
+        properties = dict(commerce.get(email, {}))
         properties.update(backend.mapping_ids._esp_values(partner))
         first, _sep, last = (partner.name or "").partition(" ")
         return ev.Profile(
@@ -344,8 +347,59 @@ class EspSyncValues(models.AbstractModel):
             reference=reference,
         )
 
+    # --------------------------------------------------------------- backfill
+    @api.model
+    def _esp_backfill_profiles(self, backend, partners):
+        """Profiles of a chunk of partners, one per email, with one SQL pass.
+
+        Returns ``(profiles, errors)``; errors are ``(key, message)`` pairs for
+        partners whose email cannot be used.
+        """
+        profiles, errors, seen = [], [], set()
+        emails = [p.email_normalized for p in partners if p.email_normalized]
+        commerce = self._esp_commerce_properties(backend, emails)
+        for partner in partners:
+            try:
+                profile = self._esp_profile(backend, partner, commerce=commerce)
+            except EspError as err:
+                errors.append((partner.email or partner.display_name, err.message))
+                continue
+            if profile.email not in seen:
+                seen.add(profile.email)
+                profiles.append(profile)
+        return profiles, errors
+
+    @api.model
+    def _esp_backfill_orders(self, backend, orders):
+        """Placed Order events of past orders, flagged so no flow fires."""
+        events, errors = [], []
+        partners = backend._esp_sync_partners(orders.partner_id)
+        for order in orders.filtered(lambda o: o.partner_id in partners):
+            key = f"{order._name}:{order.id}:order_placed"
+            try:
+                snapshot = self._esp_order(backend, order)
+            except EspError as err:
+                errors.append((str(order.id), err.message))
+                continue
+            events.append(
+                ev.OrderEvent(
+                    kind=ev.EventKind.PLACED,
+                    unique_id=self._esp_unique_id_for(key),
+                    order=snapshot,
+                    occurred_at=snapshot.placed_at,
+                    value=snapshot.total,
+                    lines=snapshot.lines,
+                    backfill=True,
+                )
+            )
+        return events, errors
+
+    @api.model
+    def _esp_unique_id_for(self, key):
+        dbuuid = self.env["ir.config_parameter"].sudo().get_param("database.uuid", "")
+        return f"odoo-{dbuuid[:8]}-{key}"
+
     @api.model
     def _esp_unique_id(self, event):
         """Deterministic event id: database, backend-independent record key."""
-        dbuuid = self.env["ir.config_parameter"].sudo().get_param("database.uuid", "")
-        return f"odoo-{dbuuid[:8]}-{event.idempotency_key}"
+        return self._esp_unique_id_for(event.idempotency_key)

@@ -178,6 +178,12 @@ class EspAdapter(abc.ABC):
         return DeliveryResult(skipped_reason="inventory not supported", requests=0)
 
     # --- bulk ---------------------------------------------------------------
+    def begin_backfill(self):
+        """Tell the ESP a historical load starts (so automations hold off)."""
+
+    def end_backfill(self):
+        """Tell the ESP the historical load is over."""
+
     def bulk_import_profiles(self, profiles):
         """Start an asynchronous bulk profile import; return a BulkJob."""
         raise NotImplementedError

@@ -2,6 +2,7 @@
 
 import argparse
 import logging
+import signal
 
 from .server import Sandbox
 
@@ -24,11 +25,16 @@ def main(argv=None):
         rate_limit_scale=args.rate_limit_scale,
         seed=args.seed,
     )
+    signal.signal(signal.SIGTERM, _interrupt)
     sandbox.start()
     logging.info(
         "ESP sandbox on %s (providers: %s)", sandbox.url, ", ".join(sandbox.apps)
     )
     sandbox.serve_forever()
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":

@@ -20,17 +20,16 @@ webhooks, signed as Klaviyo does: ``Klaviyo-Signature`` is the hex
 HMAC-SHA256, keyed by the webhook's secret, of the raw body followed by the
 ``Klaviyo-Timestamp`` header value (see :func:`sign_webhook`).
 """
+
 import base64
-import datetime
 import hashlib
-import json
 import uuid
 
 from . import klaviyo_filters as filters
 from . import specs
 from .core import ProviderApp, Response
+from .klaviyo_catalog import CatalogMixin
 from .klaviyo_common import (
-    ApiError,
     DEFAULT_CODES,
     DEFAULT_TITLES,
     EMAIL_PATTERN,
@@ -45,6 +44,7 @@ from .klaviyo_common import (
     REVISION_PATTERN,
     SUPPRESSION_REASONS,
     TOPICS,
+    ApiError,
     blank_channel,
     consent_text,
     event_value,
@@ -53,10 +53,10 @@ from .klaviyo_common import (
     lowercase_values,
     mask_key,
     profile_value,
+    sign_webhook,
     sort_items,
     subscriptions_out,
 )
-from .klaviyo_catalog import CatalogMixin
 from .klaviyo_consent import ConsentMixin
 from .klaviyo_jobs import JobsMixin
 from .klaviyo_webhooks import WebhooksMixin
@@ -138,6 +138,7 @@ class KlaviyoApp(ConsentMixin, JobsMixin, CatalogMixin, WebhooksMixin, ProviderA
             ("DELETE", "/api/webhooks/{id}", self.delete_webhook),
             ("GET", "/api/webhook-topics", self.get_webhook_topics),
         ]
+
     # == protocol ===============================================================
     def authenticate(self, request):
         header = request.headers.get("Authorization") or ""
@@ -838,3 +839,4 @@ class KlaviyoApp(ConsentMixin, JobsMixin, CatalogMixin, WebhooksMixin, ProviderA
 
 
 App = KlaviyoApp
+__all__ = ["App", "KlaviyoApp", "iso", "sign_webhook"]

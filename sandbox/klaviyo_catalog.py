@@ -1,20 +1,12 @@
 """Klaviyo catalog items, variants and back-in-stock subscriptions."""
 
-import base64
-import datetime
-import hashlib
-import json
-import uuid
-
 from . import klaviyo_filters as filters
-from . import specs
-from .core import ProviderApp, Response
+from .core import Response
 from .klaviyo_common import (
     ApiError,
     catalog_value,
     iso,
 )
-from .ratelimit import parse_rate
 
 
 class CatalogMixin:

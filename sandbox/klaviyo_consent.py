@@ -1,24 +1,16 @@
 """Klaviyo consent: subscription and suppression jobs, lists."""
 
-import base64
-import datetime
-import hashlib
-import json
-import uuid
-
 from . import klaviyo_filters as filters
-from . import specs
-from .core import ProviderApp, Response
+from .core import Response
 from .klaviyo_common import (
-    ApiError,
     LIFTED_BY_SUBSCRIBE,
     MAX_SUBSCRIBE,
     MAX_SUPPRESS,
     MAX_UNSUBSCRIBE,
+    ApiError,
     identity_of,
     iso,
 )
-from .ratelimit import parse_rate
 
 
 class ConsentMixin:

@@ -1,22 +1,15 @@
 """Klaviyo asynchronous jobs: bulk profile import, suppression jobs."""
 
-import base64
-import datetime
-import hashlib
 import json
-import uuid
 
-from . import klaviyo_filters as filters
-from . import specs
-from .core import ProviderApp, Response
+from .core import Response
 from .klaviyo_common import (
-    ApiError,
     DEFAULT_TITLES,
     MAX_IMPORT_PROFILES,
     MAX_PROFILE_BYTES,
+    ApiError,
     iso,
 )
-from .ratelimit import parse_rate
 
 
 class JobsMixin:

@@ -1,20 +1,13 @@
 """Klaviyo webhooks: registration and signed delivery."""
 
-import base64
-import datetime
-import hashlib
 import json
-import uuid
 
-from . import klaviyo_filters as filters
-from . import specs
-from .core import ProviderApp, Response
+from .core import Response
 from .klaviyo_common import (
     METRIC_NAMES,
     iso,
     sign_webhook,
 )
-from .ratelimit import parse_rate
 
 
 class WebhooksMixin:

@@ -17,6 +17,9 @@ Simplifications, documented here once:
   member events, batch subscribe, e-commerce stores/customers/products/
   orders, batches, list webhooks); others answer 404.
 - "10 concurrent connections per key" is counted per in-flight request.
+- ``PUT .../members/{hash}`` creating a member requires ``status_if_new``
+  (``status`` alone is refused); the live API then behaves erratically
+  (members created "pending"), so the sandbox makes the mistake visible.
 """
 
 import base64
@@ -45,6 +48,8 @@ from .mailchimp_common import (
 )
 from .mailchimp_ecommerce import EcommerceMixin
 from .mailchimp_members import MembersMixin
+
+__all__ = ["DEFAULT_LIST_ID", "MailchimpApp", "subscriber_hash"]
 
 
 class MailchimpApp(MembersMixin, EcommerceMixin, BatchesMixin, ProviderApp):

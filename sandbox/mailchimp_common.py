@@ -62,14 +62,17 @@ class ApiError(Exception):
 
 
 def not_found():
+    """The 404 problem every unknown resource gets."""
     return ApiError(404, "The requested resource could not be found.")
 
 
 def webhook_kind(status):
+    """The webhook event a new member ``status`` causes ("" for none)."""
     return {"subscribed": "subscribe", "unsubscribed": "unsubscribe"}.get(status, "")
 
 
 def page(request, items):
+    """``items`` cut by the ``count`` (default 10, max 1000) and ``offset``."""
     try:
         count = min(int(request.arg("count", 10)), 1000)
         offset = int(request.arg("offset", 0))

@@ -231,7 +231,9 @@ class MembersMixin:
             state, list_id, body.get("merge_fields"), creating, skip
         )
         if creating:
-            status = body.get("status_if_new") or body.get("status")
+            # Strict on purpose: a new member takes status_if_new, and the real
+            # API's behaviour without it is erratic (see the module docstring).
+            status = body.get("status_if_new")
             if status not in STATUSES:
                 raise ApiError(
                     400,
@@ -239,7 +241,8 @@ class MembersMixin:
                     errors=[
                         {
                             "field": "status_if_new",
-                            "message": "A new member needs status_if_new or status.",
+                            "message": "This value should not be blank: the address "
+                            "is not on the list yet.",
                         }
                     ],
                 )

@@ -120,6 +120,7 @@ class Sandbox:
             rate_limit_scale=rate_limit_scale,
             seed=seed,
         )
+        faults = options.pop("faults", None)
         self.config.update(options)
         self.clock_offset = 0.0
         self.rng = random.Random(seed)
@@ -135,6 +136,8 @@ class Sandbox:
         self._server = None
         self._thread = None
         self.apps = load_apps(self, providers)
+        if faults:
+            self.faults.configure(faults)
 
     # -- lifecycle -------------------------------------------------------------
     def start(self):
@@ -186,6 +189,7 @@ class Sandbox:
 
     @property
     def url(self):
+        """``http://<host>:<port>`` once started."""
         return f"http://{self.host}:{self.port}"
 
     def base_url(self, provider):
@@ -203,8 +207,12 @@ class Sandbox:
         return self.now()
 
     def configure(self, **options):
-        """Change options: validate, rate_limits, rate_limit_scale, seed,
-        job_seconds, faults (list of rules, see :mod:`sandbox.faults`)."""
+        """Change options and return them all.
+
+        ``validate``, ``rate_limits``, ``rate_limit_scale``, ``seed`` (reseeds
+        ids and faults), ``job_seconds`` (Klaviyo job completion delay),
+        ``faults`` (a list of rules, see :mod:`sandbox.faults`; ``[]`` clears).
+        """
         faults = options.pop("faults", None)
         if "seed" in options:
             self.rng.seed(options["seed"])
@@ -234,6 +242,7 @@ class Sandbox:
             ]
 
     def clear_requests(self):
+        """Empty the request log."""
         with self._log_lock:
             self._log.clear()
 
@@ -249,6 +258,7 @@ class Sandbox:
         if provider is None:
             self.clear_requests()
             self._webhooks.clear()
+            self.clock_offset = 0.0
         self.ratelimiter.reset()
 
     def action(self, provider, name, **params):

@@ -256,6 +256,15 @@ class EcommerceMixin:
             return self._result(external_id=store, detail={"created": True})
         return self._result(external_id=store, detail={"created": False})
 
+    def begin_backfill(self):
+        """A backfill runs with ``is_syncing`` on, so automations hold off."""
+        if self.settings.mailchimp_store_id:
+            self.set_store_syncing(True)
+
+    def end_backfill(self):
+        if self.settings.mailchimp_store_id:
+            self.set_store_syncing(False)
+
     def set_store_syncing(self, syncing):
         """Turn the store's ``is_syncing`` on (backfill: no automations) or off."""
         self._start()

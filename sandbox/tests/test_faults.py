@@ -5,8 +5,6 @@ import requests
 
 from sandbox.faults import FaultInjector
 
-from .test_klaviyo import Client
-
 
 def _sequence(seed, count=40):
     injector = FaultInjector(lambda: 0.0, seed)
@@ -55,13 +53,13 @@ def test_outage_window():
     assert injector.decide("k", "GET", "/").status == 0
 
 
-def test_injected_fault_over_http_is_in_provider_shape(sb):
+def test_injected_fault_over_http_is_in_provider_shape(sb, klaviyo_client):
     sb.configure(
         faults=[
             {"provider": "klaviyo", "endpoint": "GET /api/accounts", "fail_next": 1}
         ]
     )
-    client = Client(sb)
+    client = klaviyo_client(sb)
     first = client.get("/api/accounts")
     assert first.status_code == 503
     assert first.json()["errors"][0]["status"] == 503
@@ -69,11 +67,11 @@ def test_injected_fault_over_http_is_in_provider_shape(sb):
     assert sb.requests("klaviyo")[0]["fault"] == "fail_next"
 
 
-def test_seeded_faults_over_http_are_reproducible(sb):
+def test_seeded_faults_over_http_are_reproducible(sb, klaviyo_client):
     def run():
         sb.reset()
         sb.configure(seed=42, faults=[{"provider": "klaviyo", "p_5xx": 0.5}])
-        client = Client(sb)
+        client = klaviyo_client(sb)
         return [client.get("/api/accounts").status_code for _ in range(12)]
 
     first, second = run(), run()
@@ -81,7 +79,7 @@ def test_seeded_faults_over_http_are_reproducible(sb):
     assert 200 in first and any(code >= 500 for code in first)
 
 
-def test_drop_after_apply_stores_the_data(sb):
+def test_drop_after_apply_stores_the_data(sb, klaviyo_client):
     sb.configure(
         faults=[
             {
@@ -91,7 +89,7 @@ def test_drop_after_apply_stores_the_data(sb):
             }
         ]
     )
-    client = Client(sb)
+    client = klaviyo_client(sb)
     with pytest.raises(requests.ConnectionError):
         client.upsert(email="ada@example.com")
     sb.configure(faults=[])
@@ -100,8 +98,17 @@ def test_drop_after_apply_stores_the_data(sb):
     assert entry["fault"] == "drop_after_apply" and entry["status"] == 201
 
 
-def test_delay(sb):
+def test_delay(sb, klaviyo_client):
     sb.configure(faults=[{"provider": "klaviyo", "delay_ms": 300}])
-    answer = Client(sb).get("/api/accounts")
+    answer = klaviyo_client(sb).get("/api/accounts")
     assert answer.status_code == 200
     assert answer.elapsed.total_seconds() >= 0.25
+
+
+def test_faults_given_to_the_constructor(klaviyo_client):
+    from sandbox import Sandbox
+
+    rules = [{"provider": "klaviyo", "fail_next": 1, "status": 502}]
+    with Sandbox(port=0, providers=["klaviyo"], faults=rules) as sandbox:
+        assert klaviyo_client(sandbox).get("/api/accounts").status_code == 502
+        assert klaviyo_client(sandbox).get("/api/accounts").status_code == 200

@@ -4,7 +4,7 @@ import requests
 
 from sandbox import Sandbox
 
-from .test_klaviyo import KEY, Client
+KEY = "pk_sandbox_alpha"  # the conftest client's default key
 
 
 def test_health_lists_providers(sb):
@@ -12,8 +12,8 @@ def test_health_lists_providers(sb):
     assert answer["status"] == "ok" and "klaviyo" in answer["providers"]
 
 
-def test_request_log_over_http(sb):
-    Client(sb).upsert(email="ada@example.com")
+def test_request_log_over_http(sb, klaviyo_client):
+    klaviyo_client(sb).upsert(email="ada@example.com")
     log = requests.get(
         f"{sb.url}/_sandbox/requests", params={"provider": "klaviyo"}, timeout=5
     ).json()
@@ -29,8 +29,8 @@ def test_request_log_over_http(sb):
     assert sb.requests() == []
 
 
-def test_state_reset_and_actions_over_http(sb):
-    client = Client(sb)
+def test_state_reset_and_actions_over_http(sb, klaviyo_client):
+    client = klaviyo_client(sb)
     client.upsert(email="ada@example.com")
     state = requests.get(
         f"{sb.url}/_sandbox/state/klaviyo", params={"account": KEY}, timeout=5
@@ -72,8 +72,8 @@ def test_clock_advances(sb):
     assert answer["now"] >= before + 3600
 
 
-def test_ui_page_renders(sb):
-    client = Client(sb)
+def test_ui_page_renders(sb, klaviyo_client):
+    client = klaviyo_client(sb)
     client.upsert(email="ada@example.com")
     client.event("ada@example.com", unique_id="SO1", OrderId="SO1")
     sb.action("klaviyo", "suppress", email="ada@example.com")
@@ -86,10 +86,10 @@ def test_ui_page_renders(sb):
     assert "<h2 id='klaviyo'>" in only and "<h2 id='mailchimp'>" not in only
 
 
-def test_ui_escapes_html(sb):
-    Client(sb).upsert(email="x@example.com", external_id="<script>")
+def test_ui_escapes_html(sb, klaviyo_client):
+    klaviyo_client(sb).upsert(email="x@example.com", external_id="<script>")
     sb.apps["klaviyo"].accounts[KEY]["profiles"].popitem()
-    Client(sb).upsert(external_id="<b>bold</b>")
+    klaviyo_client(sb).upsert(external_id="<b>bold</b>")
     page = requests.get(f"{sb.url}/", timeout=5).text
     assert "<b>bold</b>" not in page and "&lt;b&gt;bold&lt;/b&gt;" in page
 
@@ -101,8 +101,8 @@ def test_missing_provider_module_does_not_stop_the_server():
         assert answer.status_code == 404
 
 
-def test_python_helpers(sb):
-    Client(sb).upsert(email="ada@example.com")
+def test_python_helpers(sb, klaviyo_client):
+    klaviyo_client(sb).upsert(email="ada@example.com")
     assert sb.requests("klaviyo")[0]["method"] == "POST"
     assert sb.base_url("klaviyo") == sb.url + "/klaviyo"
     sb.clear_requests()

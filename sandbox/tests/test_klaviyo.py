@@ -11,156 +11,9 @@ import requests
 
 from sandbox.klaviyo import sign_webhook
 
-KEY = "pk_sandbox_alpha"
+KEY = "pk_sandbox_alpha"  # the conftest client's default key
 OTHER_KEY = "pk_sandbox_beta"
 JSONAPI = "application/vnd.api+json"
-
-
-def headers(key=KEY, revision="2026-07-15"):
-    found = {"Authorization": f"Klaviyo-API-Key {key}", "Content-Type": JSONAPI}
-    if revision:
-        found["revision"] = revision
-    return found
-
-
-class Client:
-    """Tiny Klaviyo client for the tests."""
-
-    def __init__(self, sandbox, key=KEY):
-        self.base = sandbox.url + "/klaviyo"
-        self.key = key
-
-    def get(self, path, **params):
-        return requests.get(
-            self.base + path, params=params, headers=headers(self.key), timeout=5
-        )
-
-    def post(self, path, body, **kwargs):
-        return requests.post(
-            self.base + path,
-            data=json.dumps(body),
-            headers=headers(self.key),
-            timeout=10,
-            **kwargs,
-        )
-
-    def patch(self, path, body):
-        return requests.patch(
-            self.base + path,
-            data=json.dumps(body),
-            headers=headers(self.key),
-            timeout=5,
-        )
-
-    def upsert(self, **attributes):
-        return self.post(
-            "/api/profile-import",
-            {"data": {"type": "profile", "attributes": attributes}},
-        )
-
-    def event(self, email, metric="Placed Order", unique_id=None, **properties):
-        attributes = {
-            "properties": properties,
-            "metric": {"data": {"type": "metric", "attributes": {"name": metric}}},
-            "profile": {"data": {"type": "profile", "attributes": {"email": email}}},
-        }
-        if unique_id:
-            attributes["unique_id"] = unique_id
-        return self.post(
-            "/api/events", {"data": {"type": "event", "attributes": attributes}}
-        )
-
-    def profile(self, email):
-        answer = self.get(
-            "/api/profiles",
-            filter=f"equals(email,'{email}')",
-            **{"additional-fields[profile]": "subscriptions"},
-        )
-        assert answer.status_code == 200, answer.text
-        data = answer.json()["data"]
-        return data[0] if data else None
-
-    def marketing(self, email):
-        return self.profile(email)["attributes"]["subscriptions"]["email"]["marketing"]
-
-    def subscribe(self, emails, list_id=None, **extra):
-        profiles = [
-            {
-                "type": "profile",
-                "attributes": {
-                    "email": email,
-                    "subscriptions": {
-                        "email": {
-                            "marketing": {
-                                "consent": "SUBSCRIBED",
-                                "consented_at": "2026-01-01T10:00:00+00:00",
-                            }
-                        }
-                    },
-                },
-            }
-            for email in emails
-        ]
-        data = {
-            "type": "profile-subscription-bulk-create-job",
-            "attributes": {
-                "custom_source": "Odoo checkout",
-                "profiles": {"data": profiles},
-                **extra,
-            },
-        }
-        if list_id:
-            data["relationships"] = {"list": {"data": {"type": "list", "id": list_id}}}
-        return self.post("/api/profile-subscription-bulk-create-jobs", {"data": data})
-
-    def unsubscribe(self, emails):
-        profiles = [
-            {
-                "type": "profile",
-                "attributes": {
-                    "email": email,
-                    "subscriptions": {
-                        "email": {"marketing": {"consent": "UNSUBSCRIBED"}}
-                    },
-                },
-            }
-            for email in emails
-        ]
-        data = {
-            "type": "profile-subscription-bulk-delete-job",
-            "attributes": {"profiles": {"data": profiles}},
-        }
-        return self.post("/api/profile-subscription-bulk-delete-jobs", {"data": data})
-
-    def suppression(self, emails, delete=False):
-        kind = "delete" if delete else "create"
-        data = {
-            "type": f"profile-suppression-bulk-{kind}-job",
-            "attributes": {
-                "profiles": {
-                    "data": [
-                        {"type": "profile", "attributes": {"email": e}} for e in emails
-                    ]
-                }
-            },
-        }
-        return self.post(f"/api/profile-suppression-bulk-{kind}-jobs", {"data": data})
-
-    def create_list(self, name, opt_in="single_opt_in"):
-        body = {
-            "data": {
-                "type": "list",
-                "attributes": {"name": name, "opt_in_process": opt_in},
-            }
-        }
-        answer = self.post("/api/lists", body)
-        assert answer.status_code == 201, answer.text
-        return answer.json()["data"]["id"]
-
-
-@pytest.fixture
-def kl(sb):
-    return Client(sb)
 
 
 # -- protocol ------------------------------------------------------------------------
@@ -190,9 +43,9 @@ def test_bad_credentials_are_401(sb, auth, code):
     assert {"id", "title", "detail", "source"} <= set(error)
 
 
-def test_missing_revision_is_400(sb):
+def test_missing_revision_is_400(sb, kl):
     answer = requests.get(
-        f"{sb.url}/klaviyo/api/accounts", headers=headers(revision=None), timeout=5
+        f"{sb.url}/klaviyo/api/accounts", headers=kl.headers(revision=None), timeout=5
     )
     assert answer.status_code == 400
     assert answer.json()["errors"][0]["source"] == {"parameter": "revision"}
@@ -220,14 +73,16 @@ def test_bad_query_parameter_names_the_parameter(kl):
 
 def test_malformed_json_unknown_path_and_method(sb, kl):
     answer = requests.post(
-        kl.base + "/api/profile-import", data=b"{oops", headers=headers(), timeout=5
+        kl.base + "/api/profile-import", data=b"{oops", headers=kl.headers(), timeout=5
     )
     assert answer.status_code == 400
     assert "Malformed JSON" in answer.json()["errors"][0]["detail"]
     answer = kl.get("/api/nothing-here")
     assert answer.status_code == 404
     assert answer.json()["errors"][0]["code"] == "not_found"
-    answer = requests.put(kl.base + "/api/profile-import", headers=headers(), timeout=5)
+    answer = requests.put(
+        kl.base + "/api/profile-import", headers=kl.headers(), timeout=5
+    )
     assert answer.status_code == 405
 
 
@@ -292,7 +147,9 @@ def test_pagination(kl):
     assert len(page["data"]) == 2 and page["links"]["next"]
     seen = [p["id"] for p in page["data"]]
     while page["links"]["next"]:
-        page = requests.get(page["links"]["next"], headers=headers(), timeout=5).json()
+        page = requests.get(
+            page["links"]["next"], headers=kl.headers(), timeout=5
+        ).json()
         seen += [p["id"] for p in page["data"]]
     assert len(set(seen)) == 5
 
@@ -307,16 +164,16 @@ def test_oversized_bulk_request_is_413(sb, kl):
     answer = requests.post(
         kl.base + "/api/profile-bulk-import-jobs",
         data=b"x" * (5 * 1024 * 1024 + 1),
-        headers=headers(),
+        headers=kl.headers(),
         timeout=20,
     )
     assert answer.status_code == 413
     assert answer.json()["errors"][0]["code"] == "payload_too_large"
 
 
-def test_accounts_are_isolated(sb, kl):
+def test_accounts_are_isolated(sb, kl, klaviyo_client):
     kl.upsert(email="ada@example.com")
-    other = Client(sb, OTHER_KEY)
+    other = klaviyo_client(sb, OTHER_KEY)
     assert other.profile("ada@example.com") is None
     assert (
         kl.get("/api/accounts").json()["data"][0]["id"]

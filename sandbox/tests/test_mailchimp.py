@@ -126,9 +126,15 @@ def test_status_if_new_applies_only_on_create(mc):
     assert changed.json()["status"] == "subscribed"
 
 
-def test_create_needs_a_status(mc):
+def test_create_needs_status_if_new(mc):
     body = problem(put_member(mc, "ann@example.com"), 400)
     assert body["errors"][0]["field"] == "status_if_new"
+    body = problem(put_member(mc, "ann@example.com", status="subscribed"), 400)
+    assert body["errors"][0]["field"] == "status_if_new"
+    both = put_member(
+        mc, "ann@example.com", status="pending", status_if_new="subscribed"
+    )
+    assert both.json()["status"] == "subscribed"
 
 
 def test_resubscribe_in_compliance_state_is_refused(sb, mc):

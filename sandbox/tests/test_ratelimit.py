@@ -4,8 +4,6 @@ import requests
 
 from sandbox.ratelimit import ConcurrencyLimiter, RateLimiter, parse_rate
 
-from .test_klaviyo import Client
-
 
 class FakeClock:
     def __init__(self, now=1000.0):
@@ -54,10 +52,10 @@ def test_concurrency_limiter():
     assert limiter.acquire("a", 2)
 
 
-def test_klaviyo_429_with_retry_after(sb):
+def test_klaviyo_429_with_retry_after(sb, klaviyo_client):
     # GET /api/accounts is 1/s burst, 15/m steady in Klaviyo's spec
     sb.configure(rate_limits=True)
-    client = Client(sb)
+    client = klaviyo_client(sb)
     statuses = []
     for _ in range(3):
         answer = client.get("/api/accounts")
@@ -72,26 +70,28 @@ def test_klaviyo_429_with_retry_after(sb):
     error = throttled.json()["errors"][0]
     assert error["code"] == "throttled" and error["status"] == 429
     # a different account has its own budget
-    assert Client(sb, "pk_sandbox_other").get("/api/accounts").status_code == 200
+    assert (
+        klaviyo_client(sb, "pk_sandbox_other").get("/api/accounts").status_code == 200
+    )
 
 
-def test_rate_limit_scale_lowers_limits(sb):
+def test_rate_limit_scale_lowers_limits(sb, klaviyo_client):
     sb.configure(rate_limits=True, rate_limit_scale=0.02)  # 75/s -> 1/s
-    client = Client(sb)
+    client = klaviyo_client(sb)
     codes = [client.upsert(email=f"p{n}@example.com").status_code for n in range(3)]
     assert codes[0] == 201 and 429 in codes
 
 
-def test_rate_limits_off_by_default(sb):
-    client = Client(sb)
+def test_rate_limits_off_by_default(sb, klaviyo_client):
+    client = klaviyo_client(sb)
     answers = [client.get("/api/accounts") for _ in range(5)]
     assert all(a.status_code == 200 for a in answers)
     assert "RateLimit-Limit" not in answers[0].headers
 
 
-def test_throttled_request_is_logged(sb):
+def test_throttled_request_is_logged(sb, klaviyo_client):
     sb.configure(rate_limits=True)
-    client = Client(sb)
+    client = klaviyo_client(sb)
     for _ in range(3):
         client.get("/api/accounts")
     faults = [entry["fault"] for entry in sb.requests("klaviyo")]

@@ -150,6 +150,6 @@ def test_missing_spec_dir_disables_validation(monkeypatch, tmp_path, caplog):
         assert specs.operation_for("klaviyo", "GET", "/api/profiles") is None
         assert "validation disabled" in caplog.text
     finally:
-        monkeypatch.delenv("ESP_SYNC_SPECS_DIR")
+        monkeypatch.undo()
         specs.clear_cache()
     assert specs.available("klaviyo")

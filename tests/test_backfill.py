@@ -1,0 +1,132 @@
+# Copyright 2026 esp_sync developers
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+import json
+
+import responses
+
+from .common import KLAVIYO_URL, EspSyncCase
+
+
+class TestBackfill(EspSyncCase):
+    """Historical load: chunked bulk jobs, resumable, with progress."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        quiet = cls.env["res.partner"].with_context(esp_sync_no_capture=True)
+        cls.people = quiet.create(
+            [
+                {
+                    "name": f"Past Customer {i}",
+                    "email": f"past{i}@example.com",
+                    "customer_rank": 1,
+                }
+                for i in range(25)
+            ]
+        )
+        cls.broken = quiet.create(
+            {"name": "No Domain", "email": "broken@nodomain", "customer_rank": 1}
+        )
+
+    def _klaviyo_bulk(self, rsps):
+        rsps.add(
+            responses.POST,
+            f"{KLAVIYO_URL}/api/profile-bulk-import-jobs",
+            status=202,
+            json={
+                "data": {
+                    "type": "profile-bulk-import-job",
+                    "id": "JOB1",
+                    "attributes": {
+                        "status": "queued",
+                        "total_count": 0,
+                        "completed_count": 0,
+                        "failed_count": 0,
+                    },
+                }
+            },
+        )
+        rsps.add(
+            responses.GET,
+            f"{KLAVIYO_URL}/api/profile-bulk-import-jobs/JOB1",
+            json={
+                "data": {
+                    "type": "profile-bulk-import-job",
+                    "id": "JOB1",
+                    "attributes": {
+                        "status": "complete",
+                        "total_count": 10,
+                        "completed_count": 10,
+                        "failed_count": 0,
+                    },
+                }
+            },
+        )
+        rsps.add(
+            responses.POST, f"{KLAVIYO_URL}/api/event-bulk-create-jobs", status=202
+        )
+
+    def _wizard(self, **vals):
+        return self.env["esp.backfill.wizard"].create(
+            dict({"backend_id": self.backend.id}, **vals)
+        )
+
+    def test_profiles_in_chunks_resumable_with_progress(self):
+        self.patch(
+            type(self.env["esp.backfill"]),
+            "_esp_chunk_size",
+            lambda run: 10,
+        )
+        action = self._wizard(scope="profiles").action_start()
+        run = self.env["esp.backfill"].browse(action["res_id"])
+        self.assertEqual(run.state, "running")
+        expected = run.total_count
+        self.assertGreaterEqual(expected, 26)
+        with self._mock() as rsps:
+            self._klaviyo_bulk(rsps)
+            self.trap.perform_enqueued_jobs()  # first chunk only
+            self.assertEqual(run.batch_ids.mapped("total"), [10])
+            run.action_pause()
+            self._run_jobs()
+            self.assertEqual(len(run.batch_ids), 1, "paused: nothing more is sent")
+            self.assertGreater(run.progress, 0)
+            self.assertLess(run.progress, 100)
+            run.action_resume()
+            self._run_jobs(rounds=20)
+            posted = [
+                json.loads(c.request.body)
+                for c in rsps.calls
+                if c.request.url.endswith("/api/profile-bulk-import-jobs")
+            ]
+        self.assertEqual(run.state, "done")
+        self.assertEqual(run.progress, 100.0)
+        emails = [
+            p["attributes"]["email"]
+            for body in posted
+            for p in body["data"]["attributes"]["profiles"]["data"]
+        ]
+        self.assertEqual(len(emails), len(set(emails)), "each person sent once")
+        self.assertIn("past0@example.com", emails)
+        self.assertNotIn("broken@nodomain", emails)
+        self.assertEqual(run.error_count, 1, "the unusable email is reported")
+        exception = self.env["esp.sync.exception"].search(
+            [("res_model", "=", "res.partner"), ("res_id", "=", self.broken.id)]
+        )
+        self.assertEqual(exception.category, "data")
+
+    def test_orders_are_flagged_historical(self):
+        order = self._order(qty=2)
+        self.trap.enqueued_jobs.clear()
+        action = self._wizard(scope="orders").action_start()
+        run = self.env["esp.backfill"].browse(action["res_id"])
+        with self._mock() as rsps:
+            self._klaviyo_bulk(rsps)
+            self._run_jobs(rounds=20)
+            (body,) = [
+                json.loads(c.request.body)
+                for c in rsps.calls
+                if c.request.url.endswith("/api/event-bulk-create-jobs")
+            ]
+        self.assertEqual(run.state, "done")
+        self.assertIn(f"sale.order:{order.id}:order_placed", json.dumps(body))
+        self.assertIn("Placed Order", json.dumps(body))
