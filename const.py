@@ -156,3 +156,23 @@ BACKFILL_CHUNK = {
     "dotdigital": {"profiles": 500, "orders": 500},
 }
 BACKFILL_POLL_SECONDS = 10
+
+# Product fields whose change refreshes the catalogue item (only the essentials).
+CATALOG_TEMPLATE_FIELDS = {
+    "name",
+    "description_sale",
+    "list_price",
+    "default_code",
+    "image_1920",
+    "active",
+    "sale_ok",
+    "categ_id",
+    "website_url",
+    "is_published",
+}
+CATALOG_VARIANT_FIELDS = {
+    "default_code",
+    "image_variant_1920",
+    "active",
+    "product_template_attribute_value_ids",
+}

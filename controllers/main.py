@@ -43,7 +43,7 @@ class EspWebhookController(http.Controller):
         headers = dict(request.httprequest.headers)
         body = request.httprequest.get_data()
         try:
-            updates = backend._esp_adapter().parse_webhook(headers, body)
+            updates = backend._esp_webhook_updates(headers, body)
         except EspError as err:
             _logger.warning("Webhook refused for backend %s: %s", backend.id, err)
             return request.make_response("Refused", status=401)

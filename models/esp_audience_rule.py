@@ -176,7 +176,7 @@ class EspAudienceRule(models.Model):
         store, is skipped with the reason.
         """
         rules = backend.audience_rule_ids
-        if not rules:
+        if not rules or not hasattr(record, "_esp_partner"):
             return adapter, ""
         partner = record._esp_partner()
         rule = rules._esp_rule_for(partner.sudo()) if partner else rules.browse()

@@ -101,6 +101,11 @@ class EspBackend(models.Model):
         required=True,
     )
     sync_catalog = fields.Boolean(default=False)
+    product_domain = fields.Char(
+        default="[('sale_ok', '=', True)]",
+        required=True,
+        help="Products matching this domain become catalogue items at the ESP.",
+    )
     catalog_mode = fields.Selection(
         const.SYNC_MODES, default="scheduled", required=True
     )
@@ -117,6 +122,13 @@ class EspBackend(models.Model):
     )
     last_consent_poll_at = fields.Datetime(readonly=True, copy=False)
     mapping_ids = fields.One2many("esp.field.mapping", "backend_id", "Field mapping")
+    audience_rule_ids = fields.One2many(
+        "esp.audience.rule",
+        "backend_id",
+        "Audience routing",
+        help="Mailchimp: the audience of the first matching rule receives the "
+        "partner; with rules, partners matching none are not synced.",
+    )
     # --- health --------------------------------------------------------------------
     pending_count = fields.Integer(compute="_compute_health")
     failed_count = fields.Integer(compute="_compute_health")
@@ -181,6 +193,21 @@ class EspBackend(models.Model):
                 raise ValidationError(
                     _(
                         "The partner domain of %(name)s is not valid: %(error)s",
+                        name=backend.name,
+                        error=exc,
+                    )
+                ) from exc
+
+    @api.constrains("product_domain")
+    def _check_product_domain(self):
+        for backend in self:
+            try:
+                domain = safe_eval(backend.product_domain or "[]")
+                self.env["product.template"].search_count(domain, limit=1)
+            except Exception as exc:
+                raise ValidationError(
+                    _(
+                        "The product domain of %(name)s is not valid: %(error)s",
                         name=backend.name,
                         error=exc,
                     )
@@ -272,6 +299,104 @@ class EspBackend(models.Model):
             )
         return get_adapter(self._esp_settings())
 
+    # ------------------------------------------------------ Mailchimp audiences
+    def _esp_audience_adapters(self):
+        """One adapter per audience: the backend's own, then its rules'."""
+        self.ensure_one()
+        adapter = self._esp_adapter()
+        if not self.audience_rule_ids:
+            return [adapter]
+        adapters, seen = [], set()
+        if adapter.settings.mailchimp_list_id:
+            adapters.append(adapter)
+            seen.add(adapter.settings.mailchimp_list_id)
+        for rule in self.audience_rule_ids.filtered(lambda r: r.list_id not in seen):
+            seen.add(rule.list_id)
+            settings = rule._esp_settings(adapter.settings)
+            adapters.append(get_adapter(settings, transport=adapter.transport))
+        return adapters
+
+    def _esp_webhook_updates(self, headers, body):
+        """Consent updates of a webhook call, from whichever audience sent it."""
+        updates, seen = [], set()
+        for adapter in self._esp_audience_adapters():
+            for update in adapter.parse_webhook(headers, body):
+                if (update.email, update.status) not in seen:
+                    seen.add((update.email, update.status))
+                    updates.append(update)
+        return updates
+
+    def action_mailchimp_register_webhook(self):
+        """Register Odoo's webhook URL on every audience of this backend.
+
+        Only unsubscribes/cleans made by people or Mailchimp admins are sent
+        (not the "api" source), so our own writes never echo back.
+        """
+        self.ensure_one()
+        secret = self.sudo().webhook_secret
+        url = f"{self.get_base_url()}/esp_sync/webhook/{self.id}/{secret}"
+        lists = []
+        for adapter in self._esp_audience_adapters():
+            try:
+                adapter.register_webhook(url)
+            except EspError as err:
+                if err.status != 400 or "already" not in err.message.lower():
+                    raise UserError(
+                        _("Registering the webhook failed: %(error)s", error=err)
+                    ) from err
+            lists.append(adapter.settings.mailchimp_list_id)
+        return self._esp_notify(
+            _("Webhook registered"),
+            _("Audiences: %(lists)s", lists=", ".join(lists)),
+        )
+
+    def action_mailchimp_setup_store(self):
+        """Create the e-commerce store of each audience that has a store id."""
+        self.ensure_one()
+        adapter = self._esp_adapter()
+        stores = []
+        if self.mailchimp_store_id and self.mailchimp_list_id:
+            stores.append((adapter, self.company_id.name))
+        for rule in self.audience_rule_ids.filtered("store_id"):
+            settings = rule._esp_settings(adapter.settings)
+            stores.append(
+                (
+                    get_adapter(settings, transport=adapter.transport),
+                    f"{self.company_id.name} - {rule.name}",
+                )
+            )
+        if not stores:
+            raise UserError(_("Set an audience and a store id first."))
+        done = []
+        for store_adapter, name in stores:
+            try:
+                store_adapter.ensure_store(
+                    name,
+                    self.company_id.currency_id.name,
+                    list_id=store_adapter.settings.mailchimp_list_id,
+                )
+            except EspError as err:
+                raise UserError(
+                    _("Setting up the store failed: %(error)s", error=err)
+                ) from err
+            done.append(store_adapter.settings.mailchimp_store_id)
+        return self._esp_notify(
+            _("Stores ready"), _("Stores: %(stores)s", stores=", ".join(done))
+        )
+
+    @api.model
+    def _esp_notify(self, title, message):
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "title": title,
+                "message": message,
+                "type": "success",
+                "sticky": False,
+            },
+        }
+
     # ------------------------------------------------------------ routing
     @api.model
     def _esp_backends_for_company(self, company, stream):
@@ -294,7 +419,18 @@ class EspBackend(models.Model):
         company_partners = self.env["res.company"].sudo().search([]).partner_id
         domain = safe_eval(self.partner_domain or "[]")
         candidates = partners.sudo().with_context(active_test=False)
-        return candidates.filtered_domain(domain) - company_partners
+        synced = candidates.filtered_domain(domain) - company_partners
+        if self.audience_rule_ids:
+            synced = self.audience_rule_ids._esp_filter(synced)
+        return synced
+
+    def _esp_sync_products(self, templates):
+        """Return the subset of ``templates`` this backend's catalogue holds."""
+        self.ensure_one()
+        if not templates:
+            return templates
+        domain = safe_eval(self.product_domain or "[]")
+        return templates.sudo().with_context(active_test=False).filtered_domain(domain)
 
     def _esp_stream_mode(self, stream):
         self.ensure_one()
@@ -371,7 +507,9 @@ class EspBackend(models.Model):
         since = self.last_consent_poll_at or (fields.Datetime.now() - timedelta(days=1))
         started = fields.Datetime.now()
         try:
-            updates = self._esp_adapter().fetch_consent_updates(since)
+            updates = []
+            for adapter in self._esp_audience_adapters():
+                updates += adapter.fetch_consent_updates(since)
         except EspError as err:
             self.env["esp.sync.exception"]._esp_record(self, self, err)
             return str(err)

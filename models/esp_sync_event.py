@@ -225,7 +225,16 @@ class EspSyncEvent(models.Model):
         values = self.env["esp.sync.values"]._esp_build(self, record)
         if values is None:
             return  # the builder marked the event skipped and said why
+        # Audience routing (Mailchimp): the adapter of the partner's audience.
+        adapter, skipped = self.env["esp.audience.rule"]._esp_routed_adapter(
+            self.backend_id, adapter, record
+        )
+        if skipped:
+            self._esp_mark_skipped(skipped)
+            return
         payload_hash = _hash(values)
+        if self.backend_id.audience_rule_ids:
+            payload_hash = _hash([values, adapter.settings.mailchimp_list_id])
         binding = self.env["esp.sync.binding"]._esp_get(self.backend_id, record)
         if self.event_type in ("profile", "catalog") and (
             binding.last_payload_hash == payload_hash and binding.state == "synced"

@@ -178,10 +178,10 @@ class EspAdapter(abc.ABC):
         return DeliveryResult(skipped_reason="inventory not supported", requests=0)
 
     # --- bulk ---------------------------------------------------------------
-    def begin_backfill(self):
+    def begin_backfill(self):  # noqa: B027 (optional hook, no-op by default)
         """Tell the ESP a historical load starts (so automations hold off)."""
 
-    def end_backfill(self):
+    def end_backfill(self):  # noqa: B027
         """Tell the ESP the historical load is over."""
 
     def bulk_import_profiles(self, profiles):

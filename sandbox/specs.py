@@ -372,7 +372,7 @@ def clear_cache():
         _warned.clear()
 
 
-def deep_copy_schema(spec, method, path_template, media=None):
+def body_schema(spec, method, path_template, media=None):
     """The bundled body schema of one operation (for tools and debugging)."""
     loaded = get_spec(spec)
     compiled = loaded and loaded.compiled(method, path_template)

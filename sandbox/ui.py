@@ -39,7 +39,15 @@ def page(sandbox, request):
     for name, app in sorted(sandbox.apps.items()):
         if wanted and name != wanted:
             continue
-        parts.append(f"<h2 id='{html.escape(name)}'>{html.escape(name)}</h2>")
+        count = len(sandbox.requests(name))
+        parts.append(
+            f"<h2 id='{html.escape(name)}'>{html.escape(name)}</h2>"
+            f"<p class='muted'>{count} requests &middot; base URL "
+            f"{html.escape(sandbox.base_url(name))} &middot; "
+            f"<a href='/_sandbox/state/{html.escape(name)}'>state (JSON)</a> "
+            f"&middot; <a href='/_sandbox/requests?provider={html.escape(name)}'>"
+            "request log (JSON)</a></p>"
+        )
         try:
             rows = app.ui_rows()
         except Exception as exc:  # a provider's bug must not hide the others
