@@ -355,7 +355,8 @@ class EspBackend(models.Model):
         self.ensure_one()
         adapter = self._esp_adapter()
         stores = []
-        if self.mailchimp_store_id and self.mailchimp_list_id:
+        # With rules, orders go to the rules' stores only.
+        if not self.audience_rule_ids and self.mailchimp_store_id:
             stores.append((adapter, self.company_id.name))
         for rule in self.audience_rule_ids.filtered("store_id"):
             settings = rule._esp_settings(adapter.settings)
@@ -490,6 +491,44 @@ class EspBackend(models.Model):
             if due:
                 backend._esp_enqueue_pending(scheduled_only=True)
                 backend.last_batch_at = now
+
+    @api.model
+    def _cron_check_latency(self):
+        """Alert operations when changes wait longer than the backend allows."""
+        exceptions = self.env["esp.sync.exception"]
+        now = fields.Datetime.now()
+        for backend in self.search([("latency_alert_minutes", ">", 0)]):
+            limit = now - timedelta(minutes=backend.latency_alert_minutes)
+            late = (
+                self.env["esp.sync.event"]
+                .sudo()
+                .search_count(
+                    [
+                        ("backend_id", "=", backend.id),
+                        ("state", "=", "pending"),
+                        ("occurred_at", "<", limit),
+                    ]
+                )
+            )
+            if late:
+                exceptions._esp_record(
+                    backend,
+                    backend,
+                    EspError(
+                        _(
+                            "%(count)s change(s) have waited more than %(minutes)s "
+                            "minutes to reach %(name)s: segments in the ESP are "
+                            "going stale. Check the job queue and the exceptions.",
+                            count=late,
+                            minutes=backend.latency_alert_minutes,
+                            name=backend.name,
+                        ),
+                        category="transient",
+                        code="latency",
+                    ),
+                )
+            else:
+                exceptions._esp_resolve(backend, backend)
 
     @api.model
     def _cron_poll_consent(self):

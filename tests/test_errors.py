@@ -2,6 +2,7 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 import responses
 
+from odoo import fields
 from odoo.tools import mute_logger
 
 from odoo.addons.queue_job.exception import RetryableJobError
@@ -165,6 +166,40 @@ class TestErrors(EspSyncCase):
         )
         self.assertEqual(len(exceptions), 1)
         self.assertEqual(exceptions.count, 2)
+
+    def test_sync_now_without_email_is_a_data_exception(self):
+        nameless = self.env["res.partner"].create(
+            {"name": "Walk-in", "customer_rank": 1}
+        )
+        self.backend.partner_domain = "[('customer_rank', '>', 0)]"
+        nameless.action_esp_sync_now()
+        with self._mock() as rsps:
+            self._run_jobs()
+            self.assertFalse(rsps.calls)
+        exception = self.env["esp.sync.exception"].search(
+            [("res_model", "=", "res.partner"), ("res_id", "=", nameless.id)]
+        )
+        self.assertEqual(exception.code, "email_missing")
+        self.assertIn("Walk-in", exception.message)
+
+    def test_latency_alert_for_operations(self):
+        event = self._profile_event()
+        self.backend.latency_alert_minutes = 10
+        self.env["esp.backend"]._cron_check_latency()
+        self.assertFalse(
+            self.env["esp.sync.exception"].search([("code", "=", "latency")])
+        )
+        event.occurred_at = fields.Datetime.subtract(fields.Datetime.now(), minutes=30)
+        self.env["esp.backend"]._cron_check_latency()
+        alert = self.env["esp.sync.exception"].search([("code", "=", "latency")])
+        self.assertEqual(alert.team, "operations")
+        self.assertEqual(alert.res_model, "esp.backend")
+        self.assertIn("1 change(s)", alert.message)
+        with self._mock() as rsps:
+            self._klaviyo_ok(rsps)
+            self._run_jobs()
+        self.env["esp.backend"]._cron_check_latency()
+        self.assertEqual(alert.state, "resolved")
 
     def test_ignore_unblocks_the_group(self):
         event = self._profile_event()
