@@ -8,6 +8,7 @@ from .server import Sandbox
 
 
 def main(argv=None):
+    """Parse the options and serve until interrupted."""
     parser = argparse.ArgumentParser(prog="python -m sandbox", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8073)

@@ -1,3 +1,4 @@
+# pylint: disable=print-used
 """Measure the requests per second the sandbox sustains on loopback.
 
 ``python -m sandbox.bench [--seconds 3] [--clients 4]`` starts the sandbox in
@@ -98,6 +99,7 @@ def _drive(url, kind, seconds, clients):
 
 
 def main(argv=None):
+    """Run the bounded benchmark and print one line per run."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--clients", type=int, default=4)

@@ -22,7 +22,7 @@ class Headers(dict):
             self[key] = value
 
     def __setitem__(self, key, value):
-        super().__setitem__(key.lower(), value)
+        return super().__setitem__(key.lower(), value)
 
     def __getitem__(self, key):
         return super().__getitem__(key.lower())
@@ -31,6 +31,7 @@ class Headers(dict):
         return super().__contains__(key.lower())
 
     def get(self, key, default=None):
+        """Value of header ``key`` (any case), or ``default``."""
         return super().get(key.lower(), default)
 
 
@@ -56,6 +57,7 @@ class Request:
 
     @property
     def content_type(self):
+        """The media type of the body, lower-case, without parameters."""
         return (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
 
 

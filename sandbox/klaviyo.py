@@ -34,6 +34,7 @@ from .klaviyo_common import (
     DEFAULT_TITLES,
     EMAIL_PATTERN,
     EVENT_FILTERS,
+    IDENTIFIERS,
     KEY_PREFIX,
     MAX_BULK_BYTES,
     MAX_BULK_EVENTS,
@@ -76,6 +77,7 @@ class KlaviyoApp(ConsentMixin, JobsMixin, CatalogMixin, WebhooksMixin, ProviderA
         super().__init__(sandbox)
 
     def routes(self):
+        """Every endpoint esp_sync uses, with Klaviyo's own path templates."""
         return [
             ("GET", "/api/accounts", self.get_accounts),
             ("GET", "/api/profiles", self.get_profiles),
@@ -141,6 +143,7 @@ class KlaviyoApp(ConsentMixin, JobsMixin, CatalogMixin, WebhooksMixin, ProviderA
 
     # == protocol ===============================================================
     def authenticate(self, request):
+        """``Klaviyo-API-Key pk_sandbox...`` (401 otherwise), then ``revision``."""
         header = request.headers.get("Authorization") or ""
         scheme, _sep, key = header.partition(" ")
         if not header:
@@ -174,6 +177,7 @@ class KlaviyoApp(ConsentMixin, JobsMixin, CatalogMixin, WebhooksMixin, ProviderA
         return key.strip()
 
     def error(self, status, detail, field=None, code=None, title=None):
+        """A JSON:API error document with one error object."""
         return Response(
             status,
             {"errors": [self._error_object(status, detail, field, code, title)]},
@@ -198,6 +202,7 @@ class KlaviyoApp(ConsentMixin, JobsMixin, CatalogMixin, WebhooksMixin, ProviderA
         return error
 
     def validation_error(self, violations):
+        """One JSON:API error per spec violation, each with its pointer."""
         errors = [
             self._error_object(400, v.message, v.field or "/data", "invalid")
             for v in violations
@@ -205,6 +210,7 @@ class KlaviyoApp(ConsentMixin, JobsMixin, CatalogMixin, WebhooksMixin, ProviderA
         return Response(400, {"errors": errors}, content_type=self.content_type)
 
     def rate_limits(self, request):
+        """Burst/steady (and daily) windows from ``x-klaviyo-ratelimit``."""
         key = (request.method, request.template)
         if key not in self._limits:
             op = specs.operation("klaviyo", request.method, request.template) or {}
@@ -214,11 +220,13 @@ class KlaviyoApp(ConsentMixin, JobsMixin, CatalogMixin, WebhooksMixin, ProviderA
 
     # == state ==================================================================
     def new_account(self, key):
+        """Empty state of one API key's account."""
         digest = hashlib.sha256(key.encode()).hexdigest()
         return {
             "account_id": "SBX" + digest[:3].upper(),
             "public_key": digest[3:9].upper(),
             "profiles": {},
+            "index": {name: {} for name in IDENTIFIERS},
             "metrics": {},
             "events": [],
             "event_keys": set(),
@@ -245,6 +253,9 @@ class KlaviyoApp(ConsentMixin, JobsMixin, CatalogMixin, WebhooksMixin, ProviderA
 
     # == accounts ===============================================================
     def get_accounts(self, request):
+        """``GET /api/accounts``: the account of the API key (used to test the
+        connection).
+        """
         with self.lock:
             state = self._state(request)
             resource = {
@@ -306,17 +317,26 @@ class KlaviyoApp(ConsentMixin, JobsMixin, CatalogMixin, WebhooksMixin, ProviderA
             found = state["profiles"].get(profile_id)
             return [found] if found else []
         matches = []
-        for name in ("email", "external_id", "phone_number"):
+        for name in IDENTIFIERS:
             value = attributes.get(name)
             if not value:
                 continue
             if name == "email":
                 value = value.lower()
-            for profile in state["profiles"].values():
-                if profile[name] == value and profile not in matches:
-                    matches.append(profile)
-                    break
+            profile_id = state["index"][name].get(value)
+            if profile_id and all(p["id"] != profile_id for p in matches):
+                matches.append(state["profiles"][profile_id])
         return matches
+
+    def _reindex(self, state, profile, before):
+        """Point the identifier indexes at ``profile`` after a change."""
+        for name in IDENTIFIERS:
+            index = state["index"][name]
+            old, new = before.get(name), profile[name]
+            if old and old != new and index.get(old) == profile["id"]:
+                del index[old]
+            if new:
+                index[new] = profile["id"]
 
     def _check_identity(self, attributes, pointer):
         email = attributes.get("email")
@@ -404,7 +424,9 @@ class KlaviyoApp(ConsentMixin, JobsMixin, CatalogMixin, WebhooksMixin, ProviderA
         profile = matches[0] if matches else self._blank_profile(state)
         if created:
             state["profiles"][profile["id"]] = profile
+        before = {name: profile[name] for name in IDENTIFIERS}
         self._apply(profile, attributes, resource.get("meta"))
+        self._reindex(state, profile, before)
         return profile, created
 
     def _profile_resource(self, request, profile, subscriptions=False):
@@ -437,6 +459,9 @@ class KlaviyoApp(ConsentMixin, JobsMixin, CatalogMixin, WebhooksMixin, ProviderA
         return any("subscriptions" in value.split(",") for value in values)
 
     def profile_import(self, request):
+        """``POST /api/profile-import``: upsert one profile by
+        id/email/external_id/phone; 201 new, 200 existing.
+        """
         if len(request.body) > MAX_PROFILE_BYTES:
             return self.error(
                 413,
@@ -459,6 +484,7 @@ class KlaviyoApp(ConsentMixin, JobsMixin, CatalogMixin, WebhooksMixin, ProviderA
         return Response(201 if created else 200, body)
 
     def create_profile(self, request):
+        """``POST /api/profiles``."""
         data = request.json["data"]
         with self.lock:
             state = self._state(request)
@@ -482,6 +508,7 @@ class KlaviyoApp(ConsentMixin, JobsMixin, CatalogMixin, WebhooksMixin, ProviderA
         return Response(201, body)
 
     def update_profile(self, request):
+        """``PATCH /api/profiles/{id}``."""
         data = request.json["data"]
         if data.get("id") != request.path_params["id"]:
             return self.error(
@@ -497,6 +524,7 @@ class KlaviyoApp(ConsentMixin, JobsMixin, CatalogMixin, WebhooksMixin, ProviderA
         return Response(200, body)
 
     def get_profile(self, request):
+        """``GET /api/profiles/{id}``."""
         with self.lock:
             state = self._state(request)
             profile = state["profiles"].get(request.path_params["id"])
@@ -511,6 +539,9 @@ class KlaviyoApp(ConsentMixin, JobsMixin, CatalogMixin, WebhooksMixin, ProviderA
             }
 
     def get_profiles(self, request):
+        """``GET /api/profiles``: filter, sort and page profiles (``additional-fields``
+        for consent).
+        """
         try:
             conditions = filters.parse(request.arg("filter"), PROFILE_FILTERS)
         except filters.FilterError as exc:
@@ -613,6 +644,9 @@ class KlaviyoApp(ConsentMixin, JobsMixin, CatalogMixin, WebhooksMixin, ProviderA
         return self._upsert(state, profile_data, pointer)[0]
 
     def create_event(self, request):
+        """``POST /api/events``: record one event (202); a repeated ``unique_id`` stores
+        nothing.
+        """
         attributes = request.json["data"]["attributes"]
         problem = long_string(attributes, "/data/attributes")
         if problem:
@@ -630,6 +664,9 @@ class KlaviyoApp(ConsentMixin, JobsMixin, CatalogMixin, WebhooksMixin, ProviderA
         return Response(202, None)
 
     def bulk_events(self, request):
+        """``POST /api/event-bulk-create-jobs``: up to 1,000 events for several profiles
+        (202).
+        """
         items = request.json["data"]["attributes"]["events-bulk-create"]["data"]
         total = sum(len(item["attributes"]["events"]["data"]) for item in items)
         if total > MAX_BULK_EVENTS:
@@ -663,6 +700,7 @@ class KlaviyoApp(ConsentMixin, JobsMixin, CatalogMixin, WebhooksMixin, ProviderA
         return Response(202, None)
 
     def get_events(self, request):
+        """``GET /api/events``."""
         try:
             conditions = filters.parse(request.arg("filter"), EVENT_FILTERS)
         except filters.FilterError as exc:
@@ -680,6 +718,7 @@ class KlaviyoApp(ConsentMixin, JobsMixin, CatalogMixin, WebhooksMixin, ProviderA
             )
 
     def get_event(self, request):
+        """``GET /api/events/{id}``."""
         with self.lock:
             state = self._state(request)
             for event in state["events"]:
@@ -688,6 +727,7 @@ class KlaviyoApp(ConsentMixin, JobsMixin, CatalogMixin, WebhooksMixin, ProviderA
         return self.error(404, f"Event {request.path_params['id']} not found.")
 
     def get_metrics(self, request):
+        """``GET /api/metrics``."""
         with self.lock:
             state = self._state(request)
             data = [
@@ -702,6 +742,7 @@ class KlaviyoApp(ConsentMixin, JobsMixin, CatalogMixin, WebhooksMixin, ProviderA
 
     # == ESP-side actions =======================================================
     def actions(self):
+        """ESP-side changes a test can trigger (they fire webhooks)."""
         return {
             "unsubscribe": self.action_unsubscribe,
             "suppress": self.action_suppress,
@@ -786,37 +827,45 @@ class KlaviyoApp(ConsentMixin, JobsMixin, CatalogMixin, WebhooksMixin, ProviderA
 
     # == inspection =============================================================
     def dump(self, account=None):
+        """State as JSON (identifier indexes left out: they repeat profiles)."""
         with self.lock:
             for state in self.accounts.values():
                 self._settle_jobs(state)
-            return super().dump(account)
+            dumped = super().dump(account)
+        states = [dumped] if account is not None else dumped.values()
+        for state in states:
+            state.pop("index", None)
+        return dumped
 
     def ui_rows(self, account=None):
+        """One row per profile: email, consent, event timeline."""
         rows = []
         with self.lock:
             for key, state in self.accounts.items():
                 if account and key != account:
                     continue
                 self._settle_jobs(state)
+                timeline = {}
+                for event in state["events"]:
+                    timeline.setdefault(event["profile_id"], []).append(
+                        {
+                            "time": event["timestamp"],
+                            "name": event["metric"],
+                            "detail": event["properties"].get("OrderId")
+                            or event["properties"].get("reason")
+                            or "",
+                        }
+                    )
+                label = f"{state['account_id']} ({mask_key(key)})"
                 for profile in state["profiles"].values():
                     rows.append(
                         {
-                            "account": f"{state['account_id']} ({mask_key(key)})",
+                            "account": label,
                             "email": profile["email"]
                             or profile["external_id"]
                             or profile["id"],
                             "consent": consent_text(profile),
-                            "events": [
-                                {
-                                    "time": e["timestamp"],
-                                    "name": e["metric"],
-                                    "detail": e["properties"].get("OrderId")
-                                    or e["properties"].get("reason")
-                                    or "",
-                                }
-                                for e in state["events"]
-                                if e["profile_id"] == profile["id"]
-                            ],
+                            "events": timeline.get(profile["id"], []),
                         }
                     )
         return rows

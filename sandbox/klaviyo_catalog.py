@@ -122,6 +122,7 @@ class CatalogMixin:
         return Response(204, None)
 
     def get_catalog_items(self, request):
+        """``GET /api/catalog-items``."""
         allowed = {
             "ids": ("any",),
             "title": ("contains",),
@@ -131,18 +132,23 @@ class CatalogMixin:
         return self._list_catalog(request, "catalog-item", "catalog_items", allowed)
 
     def create_catalog_item(self, request):
+        """``POST /api/catalog-items``."""
         return self._create_catalog(request, "catalog-item", "catalog_items")
 
     def get_catalog_item(self, request):
+        """``GET /api/catalog-items/{id}``."""
         return self._get_catalog(request, "catalog-item", "catalog_items")
 
     def update_catalog_item(self, request):
+        """``PATCH /api/catalog-items/{id}``."""
         return self._update_catalog(request, "catalog-item", "catalog_items")
 
     def delete_catalog_item(self, request):
+        """``DELETE /api/catalog-items/{id}``."""
         return self._delete_catalog(request, "catalog_items")
 
     def get_catalog_variants(self, request):
+        """``GET /api/catalog-variants``."""
         allowed = {
             "ids": ("any",),
             "item.id": ("equals",),
@@ -155,18 +161,25 @@ class CatalogMixin:
         )
 
     def create_catalog_variant(self, request):
+        """``POST /api/catalog-variants``."""
         return self._create_catalog(request, "catalog-variant", "catalog_variants")
 
     def get_catalog_variant(self, request):
+        """``GET /api/catalog-variants/{id}``."""
         return self._get_catalog(request, "catalog-variant", "catalog_variants")
 
     def update_catalog_variant(self, request):
+        """``PATCH /api/catalog-variants/{id}``."""
         return self._update_catalog(request, "catalog-variant", "catalog_variants")
 
     def delete_catalog_variant(self, request):
+        """``DELETE /api/catalog-variants/{id}``."""
         return self._delete_catalog(request, "catalog_variants")
 
     def create_bis(self, request):
+        """``POST /api/back-in-stock-subscriptions``: subscribe a profile to a variant's
+        back-in-stock alert (202).
+        """
         data = request.json["data"]
         variant_id = data["relationships"]["variant"]["data"]["id"]
         with self.lock:

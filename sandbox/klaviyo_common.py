@@ -39,6 +39,7 @@ METRIC_NAMES = {
     "event:klaviyo.marked_email_as_spam": "Marked Email as Spam",
     "event:klaviyo.suppressed_email": "Suppressed Email",
 }
+IDENTIFIERS = ("email", "external_id", "phone_number")
 PROFILE_FIELDS = (
     "email",
     "phone_number",
@@ -126,6 +127,8 @@ def iso(epoch):
 
 
 class ApiError(Exception):
+    """A Klaviyo error to answer with (status, detail, JSON pointer, code)."""
+
     def __init__(self, status, detail, field=None, code=None, meta=None):
         super().__init__(detail)
         self.status, self.detail, self.field, self.code, self.meta = (
@@ -138,6 +141,7 @@ class ApiError(Exception):
 
 
 def blank_channel():
+    """Consent state of a channel nobody subscribed to yet."""
     return {
         "consent": "NEVER_SUBSCRIBED",
         "consent_timestamp": None,
@@ -151,6 +155,7 @@ def blank_channel():
 
 
 def subscriptions_out(profile):
+    """The ``subscriptions`` block Klaviyo returns for a profile."""
     email = profile["subscriptions"]["email"]
     sms = profile["subscriptions"]["sms"]
     return {
@@ -189,6 +194,7 @@ def subscriptions_out(profile):
 
 
 def profile_value(profile, field):
+    """A profile field as filters see it (suppression fields are lists)."""
     if field in ("created", "updated"):
         return profile[field]
     if field.startswith("subscriptions.email.marketing."):
@@ -200,12 +206,14 @@ def profile_value(profile, field):
 
 
 def event_value(event, field):
+    """An event field as filters see it."""
     if field in ("datetime", "timestamp"):
         return event["timestamp"]
     return event.get(field)
 
 
 def catalog_value(item, field):
+    """A catalog item/variant field as filters see it."""
     if field == "ids":
         return item["id"]
     if field == "item.id":
@@ -214,6 +222,7 @@ def catalog_value(item, field):
 
 
 def sort_items(items, sort, lookup):
+    """Sort by a Klaviyo ``sort`` value (``-field`` is descending)."""
     if not sort:
         return items
     field = sort.lstrip("-")
@@ -228,12 +237,14 @@ def sort_items(items, sort, lookup):
 
 
 def lowercase_values(value):
+    """Lower-case a filter value or list of values (emails)."""
     if isinstance(value, list):
         return [lowercase_values(v) for v in value]
     return value.lower() if isinstance(value, str) else value
 
 
 def identity_of(item):
+    """Only the identifiers of a profile resource (for consent jobs)."""
     attributes = item.get("attributes") or {}
     identity = {
         k: attributes[k]
@@ -264,6 +275,7 @@ def long_string(value, pointer):
 
 
 def consent_text(profile):
+    """Human-readable email consent for the HTML page."""
     email = profile["subscriptions"]["email"]
     text = email["consent"].lower().replace("_", " ")
     if email["suppression"]:
@@ -275,4 +287,5 @@ def consent_text(profile):
 
 
 def mask_key(key):
+    """An API key shortened for display."""
     return key[:10] + "…" + key[-4:] if len(key) > 14 else key

@@ -28,6 +28,9 @@ class ConsentMixin:
         return state["lists"][list_id]
 
     def subscribe(self, request):
+        """``POST /api/profile-subscription-bulk-create-jobs``: subscribe profiles
+        (202); lifts UNSUBSCRIBE/SPAM_REPORT/USER_SUPPRESSED.
+        """
         data = request.json["data"]
         attributes = data["attributes"]
         profiles = attributes["profiles"]["data"]
@@ -124,6 +127,9 @@ class ConsentMixin:
         profile["updated"] = now
 
     def unsubscribe(self, request):
+        """``POST /api/profile-subscription-bulk-delete-jobs``: unsubscribe profiles
+        globally, or from the given list.
+        """
         data = request.json["data"]
         profiles = data["attributes"]["profiles"]["data"]
         if len(profiles) > MAX_UNSUBSCRIBE:
@@ -201,6 +207,9 @@ class ConsentMixin:
         return job, None
 
     def suppress(self, request):
+        """``POST /api/profile-suppression-bulk-create-jobs``: queue a job suppressing
+        addresses (USER_SUPPRESSED).
+        """
         with self.lock:
             job, problem = self._suppression_job(
                 request, "profile-suppression-bulk-create-job"
@@ -211,6 +220,9 @@ class ConsentMixin:
             return Response(202, {"data": self._job_resource(request, job)})
 
     def unsuppress(self, request):
+        """``POST /api/profile-suppression-bulk-delete-jobs``: queue a job lifting
+        USER_SUPPRESSED suppressions only.
+        """
         with self.lock:
             job, problem = self._suppression_job(
                 request, "profile-suppression-bulk-delete-job"
@@ -230,14 +242,15 @@ class ConsentMixin:
 
     def _profile_by_email(self, state, email, create=False):
         email = email.lower()
-        for profile in state["profiles"].values():
-            if profile["email"] == email:
-                return profile
+        profile_id = state["index"]["email"].get(email)
+        if profile_id:
+            return state["profiles"][profile_id]
         if not create:
             return None
         profile = self._blank_profile(state)
         profile["email"] = email
         state["profiles"][profile["id"]] = profile
+        state["index"]["email"][email] = profile["id"]
         return profile
 
     # == lists ==================================================================
@@ -255,6 +268,7 @@ class ConsentMixin:
         }
 
     def create_list(self, request):
+        """``POST /api/lists``."""
         attributes = request.json["data"]["attributes"]
         with self.lock:
             state = self._state(request)
@@ -270,6 +284,7 @@ class ConsentMixin:
             return Response(201, {"data": self._list_resource(request, item)})
 
     def get_lists(self, request):
+        """``GET /api/lists``."""
         allowed = {
             "name": ("any", "equals"),
             "id": ("any", "equals"),
@@ -290,6 +305,7 @@ class ConsentMixin:
             return self._page(request, found, lambda i: self._list_resource(request, i))
 
     def get_list(self, request):
+        """``GET /api/lists/{id}``."""
         with self.lock:
             item = self._state(request)["lists"].get(request.path_params["id"])
             if item is None:
@@ -297,6 +313,7 @@ class ConsentMixin:
             return {"data": self._list_resource(request, item)}
 
     def get_list_profiles(self, request):
+        """``GET /api/lists/{id}/profiles``."""
         with self.lock:
             state = self._state(request)
             list_id = request.path_params["id"]
@@ -308,9 +325,11 @@ class ConsentMixin:
             )
 
     def add_to_list(self, request):
+        """``POST /api/lists/{id}/relationships/profiles``."""
         return self._list_membership(request, add=True)
 
     def remove_from_list(self, request):
+        """``DELETE /api/lists/{id}/relationships/profiles``."""
         return self._list_membership(request, add=False)
 
     def _list_membership(self, request, add):

@@ -134,6 +134,9 @@ class JobsMixin:
         return resource
 
     def create_import_job(self, request):
+        """``POST /api/profile-bulk-import-jobs``: queue an asynchronous bulk import
+        (max 10,000 profiles).
+        """
         data = request.json["data"]
         items = data["attributes"]["profiles"]["data"]
         if len(items) > MAX_IMPORT_PROFILES:
@@ -165,6 +168,9 @@ class JobsMixin:
         return state, job
 
     def get_suppression_job(self, request):
+        """``GET /api/profile-suppression-bulk-create-jobs/{job_id}`` and ``GET
+        /api/profile-suppression-bulk-delete-jobs/{job_id}``.
+        """
         kind = request.template.split("/")[2][:-1]
         with self.lock:
             _state, job = self._job(request, "job_id", kind)
@@ -175,6 +181,9 @@ class JobsMixin:
             return {"data": self._job_resource(request, job)}
 
     def get_import_job(self, request):
+        """``GET /api/profile-bulk-import-jobs/{job_id}``: the import job; each GET
+        moves it one step towards complete.
+        """
         with self.lock:
             _state, job = self._job(request, "job_id")
             if job is None:
@@ -184,6 +193,7 @@ class JobsMixin:
             return {"data": self._job_resource(request, job)}
 
     def get_import_jobs(self, request):
+        """``GET /api/profile-bulk-import-jobs``."""
         with self.lock:
             state = self._state(request)
             jobs = [
@@ -194,6 +204,7 @@ class JobsMixin:
             return self._page(request, jobs, lambda j: self._job_resource(request, j))
 
     def get_import_errors(self, request):
+        """``GET /api/profile-bulk-import-jobs/{id}/import-errors``."""
         with self.lock:
             _state, job = self._job(request, "id")
             if job is None:
@@ -209,6 +220,7 @@ class JobsMixin:
             return {"data": data, "links": {"self": self._url(request, request.path)}}
 
     def get_job_profiles(self, request):
+        """``GET /api/profile-bulk-import-jobs/{id}/profiles``."""
         with self.lock:
             state, job = self._job(request, "id")
             if job is None:

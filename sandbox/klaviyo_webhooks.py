@@ -34,6 +34,7 @@ class WebhooksMixin:
         }
 
     def create_webhook(self, request):
+        """``POST /api/webhooks``: register an endpoint, its secret and topics."""
         data = request.json["data"]
         attributes = data["attributes"]
         topics = [t["id"] for t in data["relationships"]["webhook-topics"]["data"]]
@@ -65,12 +66,14 @@ class WebhooksMixin:
             return Response(201, {"data": self._webhook_resource(request, hook)})
 
     def get_webhooks(self, request):
+        """``GET /api/webhooks``."""
         with self.lock:
             hooks = list(self._state(request)["webhooks"].values())
             data = [self._webhook_resource(request, h) for h in hooks]
         return {"data": data, "links": {"self": self._url(request, "/api/webhooks")}}
 
     def get_webhook(self, request):
+        """``GET /api/webhooks/{id}``."""
         with self.lock:
             hook = self._state(request)["webhooks"].get(request.path_params["id"])
             if hook is None:
@@ -80,6 +83,7 @@ class WebhooksMixin:
             return {"data": self._webhook_resource(request, hook)}
 
     def delete_webhook(self, request):
+        """``DELETE /api/webhooks/{id}``."""
         with self.lock:
             if (
                 self._state(request)["webhooks"].pop(request.path_params["id"], None)
@@ -91,6 +95,7 @@ class WebhooksMixin:
         return Response(204, None)
 
     def get_webhook_topics(self, request):
+        """``GET /api/webhook-topics``."""
         data = [
             {"type": "webhook-topic", "id": topic, "attributes": {"name": name}}
             for topic, name in METRIC_NAMES.items()

@@ -41,6 +41,7 @@ class RateLimiter:
         self._lock = threading.Lock()
 
     def reset(self):
+        """Forget every window's count."""
         with self._lock:
             self._windows.clear()
 
@@ -99,6 +100,7 @@ class ConcurrencyLimiter:
             return True
 
     def release(self, key):
+        """Free the slot taken by :meth:`acquire`."""
         with self._lock:
             count = self._inflight.get(key, 0)
             if count <= 1:

@@ -39,6 +39,7 @@ PROVIDER_MODULES = ("klaviyo", "mailchimp", "dotdigital")
 HARD_BODY_LIMIT = 64 * 1024 * 1024
 LOG_SIZE = 20000
 LOGGED_BODY_CHARS = 4000
+LOGGED_JSON_LIMIT = 1024 * 1024
 REDACTED = {"authorization", "api-key", "x-api-key", "cookie", "proxy-authorization"}
 DEFAULTS = {
     "validate": True,
@@ -358,9 +359,10 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "esp-sandbox/1.0"
 
     def setup(self):
-        super().setup()
-        # Headers and body go out in one write; no Nagle wait on keep-alive.
+        """Disable Nagle so keep-alive answers are not held back."""
+        result = super().setup()
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return result
 
     def log_message(self, format, *args):
         _logger.debug("%s - %s", self.address_string(), format % args)
@@ -636,6 +638,9 @@ def _redact(headers):
 def _loggable(body, enabled=True):
     if not body or not enabled:
         return None
+    if len(body) > LOGGED_JSON_LIMIT:
+        text = body[:LOGGED_BODY_CHARS].decode("utf-8", "replace")
+        return {"truncated_bytes": len(body), "start": text}
     try:
         return json.loads(body)
     except ValueError:

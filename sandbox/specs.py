@@ -84,6 +84,7 @@ class _Spec:
 
     # -- paths ---------------------------------------------------------------
     def match(self, method, path):
+        """The template serving ``method path`` (literal paths first)."""
         candidates = [path]
         if path.endswith("/") and len(path) > 1:
             candidates.append(path.rstrip("/"))
@@ -99,6 +100,7 @@ class _Spec:
         return fallback if method is None else None
 
     def operation(self, method, template):
+        """The raw operation object, or ``None``."""
         item = self.doc.get("paths", {}).get(template) or {}
         return item.get(method.lower())
 
@@ -167,6 +169,7 @@ class _Spec:
 
     # -- compiled operations ---------------------------------------------------
     def compiled(self, method, template):
+        """Validators of one operation, built on first use."""
         key = (method.upper(), template)
         with self._lock:
             if key not in self._ops:

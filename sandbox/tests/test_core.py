@@ -1,6 +1,10 @@
 """Server pipeline with a toy provider: routing, errors, log, limits."""
 
+import re
 import socket
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import requests
@@ -24,7 +28,7 @@ class ToyApp(ProviderApp):
         return [
             ("GET", "/items/{id}", self.get_item),
             ("GET", "/items/special", self.special),
-            ("POST", "/items", self.create),
+            ("POST", "/items", self.add_item),
             ("GET", "/boom", self.boom),
         ]
 
@@ -45,7 +49,7 @@ class ToyApp(ProviderApp):
     def special(self, request):
         return {"special": True}
 
-    def create(self, request):
+    def add_item(self, request):
         with self.lock:
             self.account_state(request.account).setdefault("items", []).append(
                 request.json
@@ -185,3 +189,23 @@ def test_invalid_content_length_is_400(toy):
         reply = conn.recv(4096).decode()
     assert reply.startswith("HTTP/1.1 400")
     assert "Invalid Content-Length" in reply
+
+
+def test_command_line_serves_until_terminated():
+    root = Path(__file__).resolve().parents[2]
+    child = subprocess.Popen(
+        [sys.executable, "-m", "sandbox", "--port", "0", "--no-rate-limits"],
+        cwd=root,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = child.stderr.readline()
+        url = re.search(r"http://127\.0\.0\.1:\d+", line).group(0)
+        health = requests.get(f"{url}/_sandbox/health", timeout=5).json()
+        assert "klaviyo" in health["providers"]
+        config = requests.get(f"{url}/_sandbox/config", timeout=5).json()
+        assert config["rate_limits"] is False and config["validate"] is True
+    finally:
+        child.terminate()
+        assert child.wait(10) == 0

@@ -153,3 +153,17 @@ def test_missing_spec_dir_disables_validation(monkeypatch, tmp_path, caplog):
         monkeypatch.undo()
         specs.clear_cache()
     assert specs.available("klaviyo")
+
+
+def test_operations_compile_lazily_and_once():
+    spec = specs.get_spec("klaviyo")
+    specs.validate_request("klaviyo", "POST", "/api/profile-import", PROFILE)
+    first = spec.compiled("POST", "/api/profile-import")
+    assert spec.compiled("POST", "/api/profile-import") is first
+    assert ("POST", "/api/webhooks") not in spec._ops
+
+
+def test_body_schema_is_self_contained():
+    schema = specs.body_schema("klaviyo", "POST", "/api/events")
+    assert "components" in schema
+    assert specs.body_schema("klaviyo", "GET", "/api/nope") is None
