@@ -157,12 +157,19 @@ class MailchimpAdapter(EcommerceMixin, BulkMixin, EspAdapter):
             if value:
                 fields[tag] = value
         address = profile.address
-        if address and address.street and address.city and address.zip:
+        # Mailchimp refuses an ADDRESS without addr1, city, state and zip.
+        if (
+            address
+            and address.street
+            and address.city
+            and address.region
+            and address.zip
+        ):
             fields[const.MERGE_ADDRESS] = payloads.MergeAddress(
                 addr1=address.street,
                 addr2=address.street2 or None,
                 city=address.city,
-                state=address.region or "",
+                state=address.region,
                 zip=address.zip,
                 country=address.country_code or address.country or None,
             )

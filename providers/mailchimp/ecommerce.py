@@ -183,7 +183,7 @@ class EcommerceMixin:
         store = self._store_id()
         order_id = str(event.order.order_id)
         if kind == EventKind.PLACED:
-            self._create_order(store, event, {kind})
+            self._with_store(event, lambda: self._create_order(store, event, {kind}))
         else:
             path = const.ORDER.format(store_id=store, order_id=quote(order_id, safe=""))
             try:
@@ -193,7 +193,9 @@ class EcommerceMixin:
                     raise
                 # Never reached Mailchimp (placed before the sync): create it
                 # whole, already in this event's state.
-                self._create_order(store, event, {kind})
+                self._with_store(
+                    event, lambda: self._create_order(store, event, {kind})
+                )
         return self._result(external_id=order_id)
 
     def upsert_catalog_item(self, item):
@@ -237,6 +239,25 @@ class EcommerceMixin:
         return self._result(external_id=body["id"])
 
     # --- store setup --------------------------------------------------------
+    def _with_store(self, event, send):
+        """Run ``send``; if the store does not exist yet, create it and retry."""
+        try:
+            return send()
+        except EspError as error:
+            if error.status != 404 or not self._store_missing():
+                raise
+        self.ensure_store(self._store_id(), event.order.currency)
+        return send()
+
+    def _store_missing(self):
+        try:
+            self._request("GET", const.STORE.format(store_id=self._store_id()))
+        except EspError as error:
+            if error.status == 404:
+                return True
+            raise
+        return False
+
     def ensure_store(self, name, currency, list_id=None):
         """Create the e-commerce store when it does not exist yet."""
         self._start()

@@ -156,3 +156,43 @@ def test_webhook_round_trip(sb, mc, sample_profile):
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_first_order_creates_the_missing_store(sandbox_adapter_factory=None):
+    """A backend pointed at a store that does not exist yet still syncs."""
+    import providers.events as ev
+    from providers import BackendSettings
+    from providers.mailchimp.adapter import MailchimpAdapter
+    from sandbox import Sandbox
+
+    with Sandbox(port=0) as sb:
+        adapter = MailchimpAdapter(
+            BackendSettings(
+                provider="mailchimp",
+                base_url=sb.base_url("mailchimp"),
+                api_key="sandboxstore-us1",
+                mailchimp_list_id="aud00001",
+                mailchimp_store_id="new-store",
+            )
+        )
+        line = ev.OrderLine("1", "10", "SKU", "Shoe", 1.0, 50.0, 50.0, variant_id="11")
+        order = ev.Order(
+            order_id="7",
+            name="S00007",
+            email="ann@example.com",
+            external_id="x",
+            placed_at=None,
+            currency="EUR",
+            total=50.0,
+            untaxed=50.0,
+            tax=0.0,
+            shipping=0.0,
+            lines=(line,),
+        )
+        event = ev.OrderEvent(ev.EventKind.PLACED, "u-7", order, None, 50.0, (line,))
+        adapter.send_order_event(event)
+        paths = [(r["method"], r["path"]) for r in sb.requests("mailchimp")]
+        assert ("POST", "/3.0/ecommerce/stores") in paths
+        stores = sb.state("mailchimp")
+        assert "new-store" in str(stores)
+        assert "S00007" in str(stores) or "'7'" in str(stores)
