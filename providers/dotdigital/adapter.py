@@ -14,6 +14,7 @@ import urllib.parse
 
 from ..base import DeliveryResult, ErrorCategory, EspAdapter, EspError
 from ..events import ConsentStatus, ConsentUpdate
+from ..wire import parse_timestamp, response_json
 from . import const, payloads
 from .bulk import BulkMixin
 from .catalog import CatalogMixin
@@ -105,12 +106,7 @@ class DotdigitalAdapter(OrdersMixin, CatalogMixin, BulkMixin, EspAdapter):
         )
         if response.status_code >= 400:
             raise error_from_response(response, self.settings.secrets)
-        if not response.content:
-            return {}
-        try:
-            return response.json()
-        except ValueError:
-            return {}
+        return response_json(response)
 
     def _start(self):
         self._count = 0
@@ -398,13 +394,4 @@ class DotdigitalAdapter(OrdersMixin, CatalogMixin, BulkMixin, EspAdapter):
 
 
 def _parse_time(value):
-    if value:
-        try:
-            parsed = datetime.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-        except ValueError:
-            parsed = None
-        if parsed is not None:
-            if parsed.tzinfo is None:
-                parsed = parsed.replace(tzinfo=datetime.timezone.utc)
-            return parsed.astimezone(datetime.timezone.utc)
-    return datetime.datetime.now(datetime.timezone.utc)
+    return parse_timestamp(value, default=datetime.datetime.now(datetime.UTC))

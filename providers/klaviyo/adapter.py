@@ -23,6 +23,7 @@ from ..base import (
 )
 from ..events import ConsentStatus, ConsentUpdate
 from ..http import parse_rate_limit, parse_retry_after
+from ..wire import parse_timestamp, response_json
 from . import const
 from . import payloads as p
 
@@ -87,15 +88,7 @@ def _field_from_source(source):
 
 
 def _parse_time(value):
-    if value in (None, ""):
-        return None
-    if isinstance(value, int | float):
-        return datetime.datetime.fromtimestamp(value, tz=datetime.UTC)
-    try:
-        parsed = datetime.datetime.fromisoformat(str(value))
-    except ValueError:
-        return None
-    return p.utc(parsed)
+    return parse_timestamp(value)
 
 
 def _dig(doc, *keys):
@@ -197,14 +190,7 @@ class KlaviyoAdapter(EspAdapter):
             retry_after=retry_after,
         )
 
-    @staticmethod
-    def _json(response):
-        if not response.content:
-            return {}
-        try:
-            return response.json()
-        except ValueError:
-            return {}
+    _json = staticmethod(response_json)
 
     def _result(self, external_id="", requests=1, **detail):
         detail["rate_limit"] = dict(self.last_rate_limit)

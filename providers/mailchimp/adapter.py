@@ -13,6 +13,7 @@ import urllib.parse
 
 from ..base import DeliveryResult, ErrorCategory, EspAdapter, EspError
 from ..events import ConsentStatus, ConsentUpdate
+from ..wire import response_json
 from . import const, payloads, util
 from .bulk import BulkMixin
 from .ecommerce import EcommerceMixin
@@ -87,12 +88,7 @@ class MailchimpAdapter(EcommerceMixin, BulkMixin, EspAdapter):
         )
         if response.status_code >= 400:
             raise error_from_response(response, self.settings.secrets)
-        if not response.content:
-            return {}
-        try:
-            return response.json()
-        except ValueError:
-            return {}
+        return response_json(response)
 
     def _start(self):
         self._count = 0

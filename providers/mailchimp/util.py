@@ -3,6 +3,8 @@
 import datetime
 import hashlib
 
+from ..wire import parse_timestamp
+
 
 def subscriber_hash(email):
     """Mailchimp's member id: MD5 of the lower-cased email."""
@@ -25,13 +27,4 @@ def money(value):
 
 def parse_time(value):
     """Mailchimp times: ISO 8601 (API) or ``YYYY-MM-DD HH:MM:SS`` UTC (hooks)."""
-    if value:
-        try:
-            parsed = datetime.datetime.fromisoformat(str(value))
-        except ValueError:
-            parsed = None
-        if parsed is not None:
-            if parsed.tzinfo is None:
-                parsed = parsed.replace(tzinfo=datetime.timezone.utc)
-            return parsed.astimezone(datetime.timezone.utc)
-    return datetime.datetime.now(datetime.timezone.utc)
+    return parse_timestamp(value, default=datetime.datetime.now(datetime.UTC))
