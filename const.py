@@ -176,3 +176,5 @@ CATALOG_VARIANT_FIELDS = {
     "active",
     "product_template_attribute_value_ids",
 }
+# Quantity sent for products that do not track stock: always available.
+UNTRACKED_INVENTORY_QUANTITY = 9999.0

@@ -41,7 +41,9 @@ class EspWebhookController(http.Controller):
             # Mailchimp checks the URL answers 200 before registering it.
             return request.make_response("OK")
         headers = dict(request.httprequest.headers)
-        body = request.httprequest.get_data()
+        # Form posts (Mailchimp) were already parsed by Odoo: their stream is
+        # consumed, so hand the adapter the parsed form instead.
+        body = request.httprequest.get_data() or request.httprequest.form.to_dict()
         try:
             updates = backend._esp_webhook_updates(headers, body)
         except EspError as err:

@@ -1,4 +1,5 @@
 from . import esp_backend
+from . import esp_audience_rule
 from . import esp_field_mapping
 from . import esp_sync_event
 from . import esp_sync_binding
@@ -11,5 +12,8 @@ from . import res_partner
 from . import mail_blacklist
 from . import sale_order
 from . import stock_picking
+from . import stock_move
+from . import product_template
+from . import product_product
 from . import account_move
 from . import res_config_settings

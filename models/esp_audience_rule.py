@@ -193,3 +193,21 @@ class EspAudienceRule(models.Model):
             )
         settings = rule._esp_settings(adapter.settings)
         return get_adapter(settings, transport=adapter.transport), ""
+
+    @api.model
+    def _esp_audience_groups(self, backend, adapter, partners):
+        """``[(adapter, partners)]``: ``partners`` split by audience (bulk work).
+
+        Without rules, one group with the backend's adapter; with rules, one
+        per rule that matches some partner; unmatched partners are left out.
+        """
+        rules = backend.audience_rule_ids
+        if not rules:
+            return [(adapter, partners)]
+        return [
+            (
+                get_adapter(rule._esp_settings(adapter.settings), adapter.transport),
+                group,
+            )
+            for rule, group in rules._esp_route(partners).items()
+        ]

@@ -156,7 +156,8 @@ class EspBackfill(models.Model):
         try:
             adapter = self.backend_id._esp_adapter()
             if not self.started_at:
-                adapter.begin_backfill()
+                for audience in self.backend_id._esp_audience_adapters():
+                    audience.begin_backfill()
                 self.started_at = fields.Datetime.now()
             return self._esp_send_chunk(adapter)
         except EspError as err:
@@ -178,40 +179,56 @@ class EspBackfill(models.Model):
             records = self._esp_orders_query(self.cursor_id, chunk)
         if not records:
             return self._esp_next_phase(adapter)
-        values_builder = self.env["esp.sync.values"]
+        partners = records if self.phase == "profiles" else records.partner_id
+        groups = self.env["esp.audience.rule"]._esp_audience_groups(
+            self.backend_id, adapter, partners
+        )
+        sent = errors = 0
+        processing = False
+        for audience, audience_partners in groups:
+            batch = self._esp_send_group(
+                audience, records, audience_partners, records[0].id, records[-1].id
+            )
+            sent += batch.total
+            errors += batch.failed
+            processing = processing or batch.state == "processing"
+        self.write(
+            {
+                "cursor_id": records[-1].id,
+                "sent_count": self.sent_count + len(records),
+                "error_count": self.error_count + errors,
+            }
+        )
+        self._esp_enqueue_step()
+        if processing:
+            self._esp_enqueue_poll()
+        return _("%(count)s %(phase)s sent.", count=sent, phase=self.phase)
+
+    def _esp_send_group(self, adapter, records, partners, first_id, last_id):
+        """One bulk call for the records of one audience; returns its batch."""
+        builder = self.env["esp.sync.values"]
         if self.phase == "profiles":
-            values, errors = values_builder._esp_backfill_profiles(
-                self.backend_id, records
+            values, errors = builder._esp_backfill_profiles(
+                self.backend_id, records & partners
             )
             job = adapter.bulk_import_profiles(values) if values else None
         else:
-            values, errors = values_builder._esp_backfill_orders(
-                self.backend_id, records
-            )
+            orders = records.filtered(lambda o: o.partner_id in partners)
+            values, errors = builder._esp_backfill_orders(self.backend_id, orders)
             job = adapter.bulk_send_events(values) if values else None
         self._esp_record_errors(errors)
-        self.env["esp.backfill.batch"].create(
+        return self.env["esp.backfill.batch"].create(
             {
                 "backfill_id": self.id,
                 "kind": self.phase,
                 "remote_job_id": job.job_id if job else False,
                 "state": "processing" if job and not job.done else "complete",
                 "total": len(values),
-                "first_record_id": records[0].id,
-                "last_record_id": records[-1].id,
+                "failed": len(errors),
+                "first_record_id": first_id,
+                "last_record_id": last_id,
             }
         )
-        self.write(
-            {
-                "cursor_id": records[-1].id,
-                "sent_count": self.sent_count + len(records),
-                "error_count": self.error_count + len(errors),
-            }
-        )
-        self._esp_enqueue_step()
-        if job and not job.done:
-            self._esp_enqueue_poll()
-        return _("%(count)s %(phase)s sent.", count=len(values), phase=self.phase)
 
     def _esp_next_phase(self, adapter):
         if self.phase == "profiles" and self.scope == "all":
@@ -221,10 +238,11 @@ class EspBackfill(models.Model):
         if self.batch_ids.filtered(lambda b: b.state == "processing"):
             self._esp_enqueue_poll()
             return _("Everything sent; waiting for the ESP to finish.")
-        return self._esp_finish(adapter)
+        return self._esp_finish()
 
-    def _esp_finish(self, adapter):
-        adapter.end_backfill()
+    def _esp_finish(self):
+        for audience in self.backend_id._esp_audience_adapters():
+            audience.end_backfill()
         self.write({"state": "done", "finished_at": fields.Datetime.now()})
         self.message_post(
             body=_(
@@ -249,7 +267,7 @@ class EspBackfill(models.Model):
         if self.batch_ids.filtered(lambda b: b.state == "processing"):
             self._esp_enqueue_poll()
         elif self.state == "running" and self._esp_all_sent():
-            return self._esp_finish(adapter)
+            return self._esp_finish()
         return _("Polled.")
 
     def _esp_all_sent(self):

@@ -77,9 +77,24 @@ class ResPartner(models.Model):
             changed = set(vals)
             if changed & const.CONSENT_FIELDS or "email" in changed:
                 self.filtered("email")._esp_capture("consent")
+            if changed & const.CONSENT_FIELDS:
+                self.filtered("email")._esp_capture_esp_owned_profile()
             if changed & self._esp_profile_fields():
                 self.filtered("email")._esp_capture("profile")
         return result
+
+    def _esp_capture_esp_owned_profile(self):
+        """Where the ESP owns consent (Mailchimp), a consent change travels as
+        a profile upsert: a person not yet in the audience is created with
+        ``status_if_new`` from the opt-in; an existing member keeps its status.
+        """
+        backends = self.env["esp.backend"]
+        for partner in self:
+            owned = backends._esp_backends_for_company(
+                partner._esp_company(), "profile"
+            ).filtered(lambda b: b.consent_master == "esp")
+            if owned:
+                partner._esp_capture("profile", owned)
 
     @api.model
     def _esp_profile_fields(self):
@@ -124,7 +139,8 @@ class ResPartner(models.Model):
             )
             if not partners:
                 continue
-            if not blacklist.search([("email", "=", update.email.lower())]):
+            known = blacklist.search([("email", "=", update.email.lower())])
+            if not known:
                 blacklist.with_context(**{const.NO_CAPTURE: True})._add(
                     update.email,
                     message=_(
@@ -137,7 +153,9 @@ class ResPartner(models.Model):
             to_clear.with_context(**{const.NO_CAPTURE: True}).write(
                 {"esp_marketing_opt_in": False}
             )
-            changed |= partners
+            if not known or to_clear:
+                # An update matching Odoo's state (an echo) changes nothing.
+                changed |= partners
         # Other backends (where Odoo masters consent) must learn it too.
         for partner in changed:
             others = (

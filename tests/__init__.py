@@ -5,3 +5,11 @@ from . import test_errors
 from . import test_field_mapping
 from . import test_security
 from . import test_backfill
+from . import test_klaviyo_catalog
+from . import test_mailchimp_routing
+from . import test_mailchimp_webhook
+from . import test_klaviyo_inbound
+from . import test_mailchimp_orders
+from . import test_mailchimp_errors
+from . import test_klaviyo_sandbox
+from . import test_mailchimp_backfill
