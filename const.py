@@ -151,11 +151,14 @@ NO_CAPTURE = "esp_sync_no_capture"
 # (Klaviyo: 10,000 profiles / 1,000 events and 5 MB per job; Mailchimp: 500
 # operations per batch we send; Dotdigital: 500 contacts per import).
 BACKFILL_CHUNK = {
-    "klaviyo": {"profiles": 2000, "orders": 100},
+    "klaviyo": {"profiles": 1000, "orders": 200},
     "mailchimp": {"profiles": 500, "orders": 200},
     "dotdigital": {"profiles": 500, "orders": 500},
 }
 BACKFILL_POLL_SECONDS = 10
+# Bulk jobs a backfill keeps in flight at the ESP before it waits (Mailchimp
+# refuses more than 500 pending batches per account).
+BACKFILL_MAX_IN_FLIGHT = 20
 
 # Product fields whose change refreshes the catalogue item (only the essentials).
 CATALOG_TEMPLATE_FIELDS = {

@@ -172,6 +172,15 @@ class EspBackfill(models.Model):
         return const.BACKFILL_CHUNK[self.backend_id.provider][self.phase]
 
     def _esp_send_chunk(self, adapter):
+        in_flight = self.batch_ids.filtered(lambda b: b.state == "processing")
+        if len(in_flight) >= const.BACKFILL_MAX_IN_FLIGHT:
+            # Let the ESP work through what it has before sending more.
+            self._esp_enqueue_poll()
+            self._esp_enqueue_step(
+                eta=fields.Datetime.now()
+                + timedelta(seconds=const.BACKFILL_POLL_SECONDS * 3)
+            )
+            return _("%s bulk jobs in flight: waiting.", len(in_flight))
         chunk = self._esp_chunk_size()
         if self.phase == "profiles":
             records = self._esp_partners_query(self.cursor_id, chunk)

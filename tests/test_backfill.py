@@ -4,6 +4,7 @@ import json
 
 import responses
 
+from .. import const
 from .common import KLAVIYO_URL, EspSyncCase
 
 
@@ -113,6 +114,29 @@ class TestBackfill(EspSyncCase):
             [("res_model", "=", "res.partner"), ("res_id", "=", self.broken.id)]
         )
         self.assertEqual(exception.category, "data")
+
+    def test_waits_while_too_many_bulk_jobs_are_in_flight(self):
+        self.patch(const, "BACKFILL_MAX_IN_FLIGHT", 1)
+        self.patch(type(self.env["esp.backfill"]), "_esp_chunk_size", lambda run: 5)
+        action = self._wizard(scope="profiles").action_start()
+        run = self.env["esp.backfill"].browse(action["res_id"])
+        slow = {
+            "data": {
+                "type": "profile-bulk-import-job",
+                "id": "SLOW",
+                "attributes": {"status": "processing"},
+            }
+        }
+        with self._mock() as rsps:
+            url = f"{KLAVIYO_URL}/api/profile-bulk-import-jobs"
+            rsps.add(responses.POST, url, status=202, json=slow)
+            rsps.add(responses.GET, f"{url}/SLOW", json=slow)
+            self.trap.perform_enqueued_jobs()  # first chunk: one job in flight
+            self.trap.perform_enqueued_jobs()  # second step must wait
+            posts = [c for c in rsps.calls if c.request.method == "POST"]
+        self.assertEqual(len(posts), 1)
+        self.assertEqual(run.batch_ids.mapped("state"), ["processing"])
+        self.assertEqual(run.state, "running")
 
     def test_orders_are_flagged_historical(self):
         order = self._order(qty=2)

@@ -408,8 +408,24 @@ class KlaviyoAdapter(EspAdapter):
         return errors
 
     def bulk_send_events(self, events):
-        """Send order events in one event bulk create job (see chunk_events)."""
+        """Send order events in as many event bulk jobs as Klaviyo's limits need.
+
+        Event jobs are final once accepted (Klaviyo has no status for them),
+        so the jobs are reported as one complete :class:`BulkJob`.
+        """
         events = list(events)
+        if not events:
+            return BulkJob(f"{const.EVENT_JOB_PREFIX}empty", "complete")
+        jobs = [self._send_event_job(chunk) for chunk in chunk_events(events)]
+        if len(jobs) == 1:
+            return jobs[0]
+        total = sum(job.total for job in jobs)
+        return BulkJob(
+            job_id=jobs[0].job_id, status="complete", total=total, completed=total
+        )
+
+    def _send_event_job(self, events):
+        """One event bulk create job (at most 1,000 events and 5 MB)."""
         count = sum(p.count_events(event) for event in events)
         if count > const.MAX_BULK_EVENTS:
             raise EspError(
@@ -419,8 +435,6 @@ class KlaviyoAdapter(EspAdapter):
             )
         for event in events:
             self._require_email(event.order.email)
-        if not events:
-            return BulkJob(f"{const.EVENT_JOB_PREFIX}empty", "complete")
         body = p.build_event_bulk_request(events).dump()
         if len(_encode(body)) > const.MAX_BULK_BYTES:
             raise EspError(

@@ -220,9 +220,14 @@ def test_bulk_send_events_limit_and_chunking(adapter, mocked, make_order_event):
         for i in range(const.MAX_BULK_EVENTS + 1)
     ]
     with pytest.raises(EspError) as info:
-        adapter.bulk_send_events(many)
+        adapter._send_event_job(many)  # one job never exceeds the limit
     assert info.value.category == ErrorCategory.DATA
     assert not mocked.calls
+    mocked.post(f"{BASE}/api/event-bulk-create-jobs", status=202)
+    job = adapter.bulk_send_events(many)  # the adapter splits by itself
+    posts = [c for c in mocked.calls if c.request.method == "POST"]
+    assert len(posts) == 2
+    assert job.total == const.MAX_BULK_EVENTS + 1 and job.done
     chunks = list(chunk_events(many))
     assert [len(c) for c in chunks] == [1000, 1]
     placed = [make_order_event(unique_id=f"p-{i}") for i in range(5)]  # 3 each
