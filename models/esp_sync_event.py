@@ -4,6 +4,7 @@ import hashlib
 import json
 import logging
 import random
+import time
 from datetime import timedelta
 
 from odoo import _, api, fields, models
@@ -206,13 +207,28 @@ class EspSyncEvent(models.Model):
         delivered = 0
         for event in pending:
             try:
-                event._esp_deliver(adapter)
+                result = event._esp_deliver(adapter)
             except EspError as err:
                 if err.retryable:
                     return event._esp_retry_later(err, delivered)
                 event._esp_fail(err)
                 break
             delivered += 1
+            pause = _rate_limit_pause(result)
+            if pause and event != pending[-1]:
+                # The ESP's window is used up: resume when it reopens rather
+                # than collect a 429 for each remaining event.
+                backend._esp_enqueue_group(
+                    group_ref,
+                    urgent=event.priority <= const.PRIORITY_URGENT,
+                    eta=fields.Datetime.now() + timedelta(seconds=pause),
+                )
+                return _(
+                    "%(count)s event(s) delivered; pausing %(s)ss for the ESP's "
+                    "rate limit.",
+                    count=delivered,
+                    s=int(pause),
+                )
         return _("%(count)s event(s) delivered.", count=delivered)
 
     def _esp_deliver(self, adapter):
@@ -255,6 +271,7 @@ class EspSyncEvent(models.Model):
         )
         binding._esp_mark_synced(self, result, payload_hash)
         self.env["esp.sync.exception"]._esp_resolve(self.backend_id, record)
+        return result
 
     def _esp_mark_skipped(self, reason):
         self.write(
@@ -338,6 +355,21 @@ def _send(adapter, event_type, values):
     if event_type == "inventory":
         return adapter.update_inventory(values)
     return adapter.send_order_event(values)
+
+
+def _rate_limit_pause(result):
+    """Seconds until the ESP's rate-limit window reopens, if none is left.
+
+    Reads what the adapter recorded from ``RateLimit-*`` / ``X-RateLimit-*``
+    headers; a reset given as a Unix time is turned into a delay.
+    """
+    info = (result.detail or {}).get("rate_limit") if result else None
+    if not info or info.get("remaining") is None or info["remaining"] > 0:
+        return 0
+    reset = info.get("reset") or 1.0
+    if reset > 1e9:
+        reset -= time.time()
+    return min(max(float(reset), 1.0), const.RETRY_CAP_SECONDS)
 
 
 def _backoff(attempt, retry_after=None):

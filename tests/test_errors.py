@@ -99,6 +99,32 @@ class TestErrors(EspSyncCase):
         self.trap.assert_jobs_count(1)  # the follow-up job, after Retry-After
         self.assertTrue(self.trap.enqueued_jobs[0].eta)
 
+    def test_used_up_rate_limit_window_pauses_the_group(self):
+        order = self._order()
+        self._deliver(order.picking_ids)
+        window_closed = {
+            "RateLimit-Limit": "350",
+            "RateLimit-Remaining": "0",
+            "RateLimit-Reset": "7",
+        }
+        with self._mock() as rsps:
+            self._klaviyo_ok(rsps)
+            rsps.replace(
+                responses.POST,
+                f"{KLAVIYO_URL}/api/events",
+                status=202,
+                headers=window_closed,
+            )
+            self.trap.perform_enqueued_jobs()
+            metrics = [self._metric(b) for b in self._bodies(rsps, "/api/events")]
+        self.assertNotIn("Fulfilled Order", metrics, "no request into a closed window")
+        ledger = self.events.search(
+            [("group_ref", "=", f"sale.order,{order.id}")], order="sequence"
+        )
+        self.assertEqual(ledger.mapped("state"), ["sent", "pending"])
+        (follow_up,) = self.trap.enqueued_jobs
+        self.assertTrue(follow_up.eta, "resumes when the window reopens")
+
     @mute_logger("odoo.addons.esp_sync.models.esp_sync_binding")
     def test_401_is_an_it_exception_without_the_key(self):
         event = self._profile_event()
