@@ -214,6 +214,7 @@ class EspSyncEvent(models.Model):
                 event._esp_fail(err)
                 break
             delivered += 1
+            _remember_endpoint(backend, adapter)
             pause = _rate_limit_pause(result)
             if pause and event != pending[-1]:
                 # The ESP's window is used up: resume when it reopens rather
@@ -342,6 +343,14 @@ class EspSyncEvent(models.Model):
             ):
                 backend._esp_enqueue_group(group_ref, urgent=True)
         return True
+
+
+def _remember_endpoint(backend, adapter):
+    """Keep the API endpoint the adapter discovered (Dotdigital's regional
+    ``ApiEndpoint``) so later jobs skip the account-info lookup."""
+    endpoint = getattr(adapter, "api_endpoint", "")
+    if endpoint and endpoint != backend.sudo().dotdigital_api_endpoint:
+        backend.sudo().dotdigital_api_endpoint = endpoint
 
 
 def _send(adapter, event_type, values):

@@ -137,6 +137,11 @@ class ResPartner(models.Model):
                 .with_context(active_test=False)
                 .search([("email_normalized", "=", update.email.lower())])
             )
+            if update.status == "unsubscribed" and backend.provider == "dotdigital":
+                # Odoo creates people it has no opt-in for as unsubscribed in
+                # Dotdigital (it would subscribe them otherwise): their
+                # unsubscribe read back is Odoo's own write, not news.
+                partners = partners.filtered("esp_marketing_opt_in")
             if not partners:
                 continue
             known = blacklist.search([("email", "=", update.email.lower())])

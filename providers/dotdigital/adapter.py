@@ -163,8 +163,14 @@ class DotdigitalAdapter(OrdersMixin, CatalogMixin, BulkMixin, EspAdapter):
                 )
             seen.add(name)
             if value is None or value == "":
+                # Cleared in Odoo: clear it in Dotdigital too (merge-option
+                # overwrite), rather than leave a stale value to segment on.
+                fields[name] = ""
                 continue
             # Missing fields are created as String: send text.
+            if isinstance(value, list | tuple | set):
+                # Tag names and the like: "VIP, Wholesale", not a Python repr.
+                value = ", ".join(str(item) for item in value)
             fields[name] = (
                 ("Yes" if value else "No") if isinstance(value, bool) else str(value)
             )
@@ -378,7 +384,8 @@ class DotdigitalAdapter(OrdersMixin, CatalogMixin, BulkMixin, EspAdapter):
     def _consent_update(row, default):
         contact = row.get("suppressedContact") or {}
         email = (contact.get("email") or "").strip().lower()
-        if not email:
+        if not email or str(contact.get("status") or "").lower() == "subscribed":
+            # Subscribed again since (by Odoo's newer opt-in): nothing to undo.
             return None
         reason = str(row.get("reason") or contact.get("status") or "")
         status = default or (
