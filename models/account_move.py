@@ -30,21 +30,14 @@ class AccountMove(models.Model):
             )
             if backends:
                 refund._esp_capture("order_refunded", backends)
-                refund.partner_id._esp_capture("profile")
+                refund._esp_capture_partner_profile()
 
     def _post(self, soft=True):
         posted = super()._post(soft=soft)
         posted._esp_capture_refund("posted")
         return posted
 
-    def _compute_payment_state(self):
-        before = {move.id: move.payment_state for move in self if move.id}
-        result = super()._compute_payment_state()
-        newly_paid = self.filtered(
-            lambda m: m.id
-            and m.move_type == "out_refund"
-            and m.payment_state in ("paid", "in_payment")
-            and before.get(m.id) not in ("paid", "in_payment")
-        )
-        newly_paid._esp_capture_refund("paid")
+    def _invoice_paid_hook(self):
+        result = super()._invoice_paid_hook()
+        self._esp_capture_refund("paid")
         return result

@@ -53,7 +53,13 @@ class EspBackend(models.Model):
     webhook_secret = fields.Char(
         groups="base.group_system",
         copy=False,
-        help="Token in the webhook URL (Mailchimp) or signing secret (Klaviyo).",
+        help="Token in the webhook URL.",
+    )
+    webhook_signing_secret = fields.Char(
+        groups="base.group_system",
+        copy=False,
+        help="Key the ESP signs its webhook calls with (Klaviyo). Kept apart "
+        "from the URL token, which ends up in access logs.",
     )
     has_credentials = fields.Boolean(compute="_compute_has_credentials")
     # --- provider settings ------------------------------------------------------
@@ -217,6 +223,7 @@ class EspBackend(models.Model):
     def create(self, vals_list):
         for vals in vals_list:
             vals.setdefault("webhook_secret", secrets.token_urlsafe(24))
+            vals.setdefault("webhook_signing_secret", secrets.token_urlsafe(32))
         return super().create(vals_list)
 
     # ---------------------------------------------------------------- actions
@@ -280,8 +287,22 @@ class EspBackend(models.Model):
             dotdigital_region=backend.dotdigital_region or "",
             dotdigital_address_book_id=backend.dotdigital_address_book_id or "",
             consent_source=backend.consent_source or "Odoo",
-            webhook_secret=backend.webhook_secret or "",
-            extra={"api_endpoint": backend.dotdigital_api_endpoint or ""},
+            # Adapters verify webhook signatures with this: the signing secret
+            # where the ESP signs (Klaviyo), never the URL token.
+            webhook_secret=(
+                backend.webhook_signing_secret
+                if backend.provider == "klaviyo"
+                else backend.webhook_secret
+            )
+            or "",
+            extra={
+                "api_endpoint": backend.dotdigital_api_endpoint or "",
+                # Tags Odoo owns (Mailchimp deactivates only these).
+                "managed_tags": backend.env["res.partner.category"]
+                .with_context(active_test=False)
+                .search([])
+                .mapped("name"),
+            },
         )
 
     def _esp_adapter(self):
@@ -418,12 +439,47 @@ class EspBackend(models.Model):
         if not partners:
             return partners
         company_partners = self.env["res.company"].sudo().search([]).partner_id
-        domain = safe_eval(self.partner_domain or "[]")
         candidates = partners.sudo().with_context(active_test=False)
-        synced = candidates.filtered_domain(domain) - company_partners
+        try:
+            synced = candidates.filtered_domain(safe_eval(self.partner_domain or "[]"))
+        except Exception as exc:  # never break the user's write
+            # A domain that no longer evaluates (field removed by an uninstall)
+            # must not make partner edits fail: record it for IT instead.
+            self.env["esp.sync.exception"]._esp_record(
+                self,
+                self,
+                EspError(
+                    _(
+                        "The partner domain of %(name)s no longer works: %(error)s",
+                        name=self.name,
+                        error=exc,
+                    ),
+                    category="configuration",
+                    code="domain_invalid",
+                ),
+            )
+            return partners.browse()
+        synced -= company_partners
         if self.audience_rule_ids:
             synced = self.audience_rule_ids._esp_filter(synced)
         return synced
+
+    def _esp_knows(self, partner):
+        """True when this backend already holds a profile for ``partner``'s email."""
+        self.ensure_one()
+        if not partner.email_normalized:
+            return False
+        return bool(
+            self.env["esp.sync.binding"]
+            .sudo()
+            .search_count(
+                [
+                    ("backend_id", "=", self.id),
+                    ("partner_id.email_normalized", "=", partner.email_normalized),
+                ],
+                limit=1,
+            )
+        )
 
     def _esp_sync_products(self, templates):
         """Return the subset of ``templates`` this backend's catalogue holds."""
@@ -490,7 +546,7 @@ class EspBackend(models.Model):
             )
             if due:
                 backend._esp_enqueue_pending(scheduled_only=True)
-                backend.last_batch_at = now
+                backend.sudo().last_batch_at = now
 
     @api.model
     def _cron_check_latency(self):
@@ -543,7 +599,10 @@ class EspBackend(models.Model):
     def _esp_poll_consent(self):
         """Job: fetch consent changes made at the ESP and apply them in Odoo."""
         self.ensure_one()
-        since = self.last_consent_poll_at or (fields.Datetime.now() - timedelta(days=1))
+        if not self.active:
+            return _("Backend archived: not polled.")
+        # First poll: the whole history (opt-outs made before esp_sync count).
+        since = self.last_consent_poll_at or fields.Datetime.to_datetime("2000-01-01")
         started = fields.Datetime.now()
         try:
             updates = []
@@ -553,5 +612,5 @@ class EspBackend(models.Model):
             self.env["esp.sync.exception"]._esp_record(self, self, err)
             return str(err)
         applied = self.env["res.partner"]._esp_apply_consent_updates(self, updates)
-        self.last_consent_poll_at = started
+        self.sudo().last_consent_poll_at = started
         return f"{len(updates)} consent changes read, {applied} partners updated"

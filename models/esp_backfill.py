@@ -153,6 +153,8 @@ class EspBackfill(models.Model):
         self.ensure_one()
         if self.state != "running":
             return _("Not running (%s).", self.state)
+        if not self.backend_id.active:
+            return _("Backend archived: the backfill waits until it is active again.")
         try:
             adapter = self.backend_id._esp_adapter()
             if not self.started_at:

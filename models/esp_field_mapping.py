@@ -8,6 +8,8 @@ from odoo.exceptions import ValidationError
 from ..providers import EspError
 
 PROPERTY_NAME = re.compile(r"^[A-Za-z$][\w $.-]{0,79}$")
+# Models a mapping path may not cross: credentials, ledger, technical data.
+INTERNAL_MODELS = ("esp.", "ir.", "res.users.apikeys")
 
 
 class EspFieldMapping(models.Model):
@@ -69,7 +71,12 @@ class EspFieldMapping(models.Model):
                 )
 
     def _esp_path_error(self):
-        """Why ``field_path`` cannot be read on res.partner, or ``""``."""
+        """Why ``field_path`` cannot be read on res.partner, or ``""``.
+
+        Values are read with sudo, so a path may neither cross an internal
+        model (esp.*, ir.*: credentials, ledger) nor touch a field restricted
+        to some groups, directly or through a related/computed field.
+        """
         self.ensure_one()
         model = self.env["res.partner"]
         for name in (self.field_path or "").split("."):
@@ -82,8 +89,48 @@ class EspFieldMapping(models.Model):
                     name=name,
                     model=model._description,
                 )
+            reason = self._esp_unsafe_field(model, field, set())
+            if reason:
+                return _(
+                    "The field mapping '%(path)s' cannot be sent: %(reason)s",
+                    path=self.field_path,
+                    reason=reason,
+                )
             if field.relational:
                 model = self.env[field.comodel_name]
+        return ""
+
+    @api.model
+    def _esp_unsafe_field(self, model, field, seen):
+        """Why reading ``field`` of ``model`` as superuser may leak, or ``""``."""
+        if (model._name, field.name) in seen:
+            return ""
+        seen.add((model._name, field.name))
+        if field.groups:
+            return _(
+                "%(field)s is restricted to some user groups.",
+                field=field.name,
+            )
+        if field.relational and field.comodel_name.startswith(INTERNAL_MODELS):
+            return _(
+                "%(field)s leads to %(model)s, an internal model.",
+                field=field.name,
+                model=field.comodel_name,
+            )
+        if not (field.compute or field.related):
+            return ""
+        for depend in self.env.registry.field_depends[field] or ():
+            sub_model = model
+            for name in depend.split("."):
+                sub_field = sub_model._fields.get(name)
+                if sub_field is None:
+                    break
+                reason = self._esp_unsafe_field(sub_model, sub_field, seen)
+                if reason:
+                    return reason
+                if not sub_field.relational:
+                    break
+                sub_model = self.env[sub_field.comodel_name]
         return ""
 
     def _esp_values(self, partner):

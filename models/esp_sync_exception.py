@@ -113,6 +113,7 @@ class EspSyncException(models.Model):
 
     def action_retry(self):
         """Put the failed events back in the queue (once the cause is fixed)."""
+        self.check_access("write")  # managers; the ledger itself is read-only
         events = self.sudo().event_ids.filtered(lambda e: e.state == "failed")
         events.action_retry()
         return True

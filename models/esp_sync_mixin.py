@@ -47,6 +47,10 @@ class EspSyncMixin(models.AbstractModel):
     def _esp_company(self):
         return self.company_id if "company_id" in self._fields else self.env.company
 
+    def _esp_companies(self):
+        """Companies whose backends hear about this record (override)."""
+        return self._esp_company()
+
     @api.model
     def _esp_capturing(self):
         return not self.env.context.get(const.NO_CAPTURE)
@@ -60,26 +64,41 @@ class EspSyncMixin(models.AbstractModel):
         if not self._esp_capturing():
             return
         ledger = self.env["esp.sync.event"]
+        backend_model = self.env["esp.backend"]
         stream = const.EVENT_STREAM[event_type]
         for record in self:
-            candidates = (
-                backends
-                if backends is not None
-                else (
-                    self.env["esp.backend"]._esp_backends_for_company(
-                        record._esp_company(), stream
+            candidates = backends
+            if candidates is None:
+                candidates = backend_model.browse()
+                for company in record._esp_companies():
+                    candidates |= backend_model._esp_backends_for_company(
+                        company, stream
                     )
-                )
-            )
             partner = record._esp_partner()
             for backend in candidates:
-                if (
-                    partner is not None
-                    and partner
-                    and not backend._esp_sync_partners(partner)
-                ):
-                    continue
+                if partner and not backend._esp_sync_partners(partner):
+                    # An opt-out must still reach every ESP that knows the
+                    # person, even once they left the sync domain.
+                    if event_type != "consent" or not backend._esp_knows(partner):
+                        continue
                 ledger._esp_record(backend, event_type, record, record._esp_group())
+
+    def _esp_capture_partner_profile(self):
+        """Refresh the profile of each record's person on its company's backends.
+
+        Orders, deliveries and credit notes change the commerce properties of
+        their customer, on the backends of the document's company only.
+        """
+        backend_model = self.env["esp.backend"]
+        for record in self:
+            partner = record._esp_partner()
+            if partner:
+                partner._esp_capture(
+                    "profile",
+                    backend_model._esp_backends_for_company(
+                        record._esp_company(), "profile"
+                    ),
+                )
 
     def _esp_sync_now(self, backend=None):
         """Queue a fresh delivery of this record (the form's Sync now button)."""

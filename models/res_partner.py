@@ -33,6 +33,26 @@ class ResPartner(models.Model):
     def _esp_company(self):
         return self.company_id or self.env.company
 
+    def _esp_companies(self):
+        """A partner's own company; for a shared partner, the companies it
+        bought from or was invoiced by (else the current company)."""
+        self.ensure_one()
+        if self.company_id:
+            return self.company_id
+        commercial = self.commercial_partner_id.id
+        companies = self.env["res.company"]
+        for model in ("sale.order", "account.move"):
+            domain = [("partner_id", "child_of", commercial)]
+            if model == "sale.order":
+                domain.append(("state", "=", "sale"))
+            else:
+                domain += [("state", "=", "posted"), ("move_type", "like", "out_")]
+            for (company,) in (
+                self.env[model].sudo()._read_group(domain, ["company_id"])
+            ):
+                companies |= company
+        return companies or self.env.company
+
     def _esp_consent_status(self):
         """subscribed / unsubscribed / never, from Odoo's own records."""
         self.ensure_one()

@@ -21,7 +21,7 @@ class SaleOrder(models.Model):
         result = super().action_confirm()
         confirmed = self.filtered(lambda o: o.state == "sale")
         confirmed._esp_capture("order_placed")
-        confirmed.partner_id._esp_capture("profile")
+        confirmed._esp_capture_partner_profile()
         return result
 
     def _action_cancel(self):
@@ -30,7 +30,7 @@ class SaleOrder(models.Model):
         was_confirmed.filtered(lambda o: o.state == "cancel")._esp_capture(
             "order_cancelled"
         )
-        was_confirmed.partner_id._esp_capture("profile")
+        was_confirmed._esp_capture_partner_profile()
         return result
 
     def action_esp_sync_now(self):

@@ -34,5 +34,5 @@ class StockPicking(models.Model):
         sold.filtered(lambda p: p._esp_is_shipment())._esp_capture("order_fulfilled")
         returns = sold.filtered(lambda p: p._esp_is_return())
         returns._esp_capture("order_returned")
-        returns.sale_id.partner_id._esp_capture("profile")
+        returns._esp_capture_partner_profile()
         return result

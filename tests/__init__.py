@@ -14,3 +14,4 @@ from . import test_mailchimp_errors
 from . import test_klaviyo_sandbox
 from . import test_mailchimp_backfill
 from . import test_dotdigital_sandbox
+from . import test_engine

@@ -92,7 +92,9 @@ class TestBackend(EspSyncCase):
                             "status": 401,
                             "code": "not_authenticated",
                             "title": "Authentication failed",
-                            "detail": "Incorrect authentication credentials.",
+                            # The ESP echoes the key: redaction must remove it.
+                            "detail": "Incorrect authentication credentials: "
+                            f"{KLAVIYO_KEY} is not a valid key.",
                         }
                     ]
                 },
@@ -100,7 +102,32 @@ class TestBackend(EspSyncCase):
             with self.assertRaises(UserError) as caught:
                 self.backend.action_test_connection()
         self.assertIn("Klaviyo test", str(caught.exception))
+        self.assertIn("Incorrect authentication credentials", str(caught.exception))
         self.assertNotIn(KLAVIYO_KEY, str(caught.exception))
+
+    def test_settings_list_partner_categories_as_managed_tags(self):
+        """Odoo owns only its categories' tags (archived ones included)."""
+        categories = self.env["res.partner.category"]
+        categories.create({"name": "Trade Fair 2026"})
+        categories.create({"name": "Old Segment", "active": False})
+        managed = self.backend._esp_settings().extra["managed_tags"]
+        self.assertIn("Trade Fair 2026", managed)
+        self.assertIn("Old Segment", managed)
+
+    def test_first_consent_poll_reads_the_whole_history(self):
+        self.assertFalse(self.backend.last_consent_poll_at)
+        with self._mock() as rsps:
+            rsps.add(
+                responses.GET,
+                f"{KLAVIYO_URL}/api/profiles",
+                json={"data": [], "links": {"next": None}},
+            )
+            self.backend._esp_poll_consent()
+            filters = [call.request.params["filter"] for call in rsps.calls]
+        self.assertTrue(filters)
+        for text in filters:
+            self.assertIn("2000-01-01T00:00:00", text)
+        self.assertTrue(self.backend.last_consent_poll_at)
 
     def test_neutralize_deactivates_backends(self):
         with file_open("esp_sync/data/neutralize.sql") as sql:

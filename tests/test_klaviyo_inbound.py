@@ -13,7 +13,8 @@ from odoo.tools import mute_logger
 
 from .common import KLAVIYO_URL, EspSyncCase
 
-SECRET = "whsec-esp-sync-test-0123456789"
+SECRET = "whsec-esp-sync-test-0123456789"  # signing secret
+TOKEN = "url-token-esp-sync-test-9876543210"  # webhook URL token
 UNSUBSCRIBED = "event:klaviyo.unsubscribed_from_email_marketing"
 CONTROLLER_LOGGER = "odoo.addons.esp_sync.controllers.main"
 
@@ -66,10 +67,16 @@ class TestKlaviyoInbound(EspSyncCase, HttpCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.backend.write({"webhook_secret": SECRET, "klaviyo_list_id": "LIST1"})
+        cls.backend.write(
+            {
+                "webhook_secret": TOKEN,
+                "webhook_signing_secret": SECRET,
+                "klaviyo_list_id": "LIST1",
+            }
+        )
         cls.blacklist = cls.env["mail.blacklist"]
 
-    def _url(self, backend=None, token=SECRET):
+    def _url(self, backend=None, token=TOKEN):
         return f"/esp_sync/webhook/{(backend or self.backend).id}/{token}"
 
     def _post(self, body, url=None, **sign_kw):
@@ -133,6 +140,10 @@ class TestKlaviyoInbound(EspSyncCase, HttpCase):
         with mute_logger(CONTROLLER_LOGGER):
             response = self._post(body, secret="not-the-secret-0123456789")
         self.assertEqual(response.status_code, 401)
+        # The URL token (visible in access logs) is not the signing key.
+        with mute_logger(CONTROLLER_LOGGER):
+            response = self._post(body, secret=TOKEN)
+        self.assertEqual(response.status_code, 401)
         raw, headers = sign(body)
         tampered = raw.replace(b"ann.customer", b"bob.customer")
         with mute_logger(CONTROLLER_LOGGER):
@@ -145,7 +156,7 @@ class TestKlaviyoInbound(EspSyncCase, HttpCase):
         body = klaviyo_webhook("ann.customer@example.com")
         for url in (
             self._url(token="wrong-token"),
-            f"/esp_sync/webhook/{self.backend.id + 999}/{SECRET}",
+            f"/esp_sync/webhook/{self.backend.id + 999}/{TOKEN}",
         ):
             self.assertEqual(self._post(body, url=url).status_code, 404, url)
         self.backend.active = False

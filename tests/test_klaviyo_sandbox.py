@@ -266,7 +266,7 @@ class TestKlaviyoSandbox(EspSyncCase, HttpCase):
                     "attributes": {
                         "name": "Odoo",
                         "endpoint_url": url,
-                        "secret_key": self.backend.webhook_secret,
+                        "secret_key": self.backend.webhook_signing_secret,
                     },
                     "relationships": {
                         "webhook-topics": {

@@ -244,7 +244,8 @@ class KlaviyoAdapter(EspAdapter):
                 consented_at = now  # Klaviyo wants consent in the past
             body = p.build_subscribe_request(
                 [(consent.email, consented_at)],
-                source=self.settings.consent_source or consent.source,
+                # The partner's recorded source; the backend's is the fallback.
+                source=consent.source or self.settings.consent_source,
                 list_id=self.settings.klaviyo_list_id,
                 historical=bool(
                     consented_at

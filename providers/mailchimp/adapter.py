@@ -259,11 +259,17 @@ class MailchimpAdapter(EcommerceMixin, BulkMixin, EspAdapter):
             return self._request("PUT", path, json=body)
 
     def _managed_tag(self, name):
+        """Whether Odoo owns tag ``name`` and may deactivate it.
+
+        Only tags Odoo knows (``managed_tags``: the engine passes every partner
+        category name) or carrying ``tag_prefix`` are Odoo's; with neither
+        configured no tag is, so tags marketers add in Mailchimp survive.
+        """
         managed = self.settings.extra.get("managed_tags")
         if managed is not None:
-            return name in set(managed)
+            return name.lower() in {str(m).lower() for m in managed}
         prefix = self.settings.extra.get("tag_prefix")
-        return name.startswith(prefix) if prefix else True
+        return bool(prefix) and name.startswith(prefix)
 
     def _sync_tags(self, list_id, member_hash, wanted):
         """Activate ``wanted`` and deactivate managed tags no longer wanted."""

@@ -176,7 +176,7 @@ def test_e164(raw, expected):
 
 def test_subscribe(adapter, mocked, make_consent):
     mocked.post(f"{BASE}/api/profile-subscription-bulk-create-jobs", status=202)
-    result = adapter.update_consent(make_consent())
+    result = adapter.update_consent(make_consent(source="Website checkout"))
     assert result.detail["action"] == "subscribed"
     body = body_of(mocked.calls[0])
     assert_spec_valid("POST", "/api/profile-subscription-bulk-create-jobs", body)
@@ -184,7 +184,7 @@ def test_subscribe(adapter, mocked, make_consent):
         "data": {
             "type": "profile-subscription-bulk-create-job",
             "attributes": {
-                "custom_source": "Odoo Shop",
+                "custom_source": "Website checkout",
                 "profiles": {
                     "data": [
                         {
@@ -207,6 +207,17 @@ def test_subscribe(adapter, mocked, make_consent):
             "relationships": {"list": {"data": {"type": "list", "id": "LST123"}}},
         }
     }
+
+
+def test_subscribe_source_falls_back_to_backend(adapter, mocked, make_consent):
+    """The partner's recorded source wins; the backend's only fills a gap."""
+    url = f"{BASE}/api/profile-subscription-bulk-create-jobs"
+    mocked.post(url, status=202)
+    mocked.post(url, status=202)
+    adapter.update_consent(make_consent(source="Trade fair"))
+    adapter.update_consent(make_consent(source=""))
+    sources = [body_of(c)["data"]["attributes"]["custom_source"] for c in mocked.calls]
+    assert sources == ["Trade fair", "Odoo Shop"]
 
 
 def test_unsubscribe_is_global(adapter, mocked, make_consent):

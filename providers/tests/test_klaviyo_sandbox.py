@@ -105,7 +105,7 @@ def test_subscribe_unsubscribe_and_poll(sb, make_consent):
     adapter = _adapter(sb, klaviyo_list_id=list_id, consent_source="Odoo Shop")
     before = datetime.datetime.now(datetime.UTC) - datetime.timedelta(seconds=5)
     past = datetime.datetime(2026, 1, 5, 9, 0, tzinfo=datetime.UTC)
-    adapter.update_consent(make_consent(consented_at=past))
+    adapter.update_consent(make_consent(consented_at=past, source=""))
     email = _profiles(sb)["ada@example.com"]["subscriptions"]["email"]
     assert email["consent"] == "SUBSCRIBED"
     assert email["custom_method_detail"] == "Odoo Shop"

@@ -168,7 +168,7 @@ def test_tags_removed_when_absent_and_unchanged_ones_not_resent(plain_profile):
     )
     responses.post(TAGS, status=204)
 
-    result = make_adapter().upsert_profile(plain_profile)
+    result = make_adapter(managed_tags=["VIP", "old"]).upsert_profile(plain_profile)
 
     assert body_of(responses.calls[2]) == {
         "tags": [
@@ -177,6 +177,33 @@ def test_tags_removed_when_absent_and_unchanged_ones_not_resent(plain_profile):
         ]
     }
     assert result.detail["tags_removed"] == ["Old"]
+
+
+@responses.activate
+@pytest.mark.parametrize("extra", [{}, {"tag_prefix": ""}])
+def test_unconfigured_tags_deactivate_nothing(plain_profile, extra):
+    """Without managed_tags or tag_prefix, marketers' tags are never removed."""
+    responses.put(MEMBER, json={})
+    responses.get(
+        TAGS,
+        json={"tags": [{"name": "VIP"}, {"name": "Newsletter"}, {"name": "Manual"}]},
+    )
+    result = make_adapter(**extra).upsert_profile(plain_profile)
+    assert len(responses.calls) == 2  # nothing to activate, nothing removed
+    assert result.detail["tags_removed"] == []
+
+
+@responses.activate
+def test_tag_prefix_limits_what_is_removed(plain_profile):
+    responses.put(MEMBER, json={})
+    responses.get(TAGS, json={"tags": [{"name": "odoo:B2B"}, {"name": "Manual"}]})
+    responses.post(TAGS, status=204)
+    make_adapter(tag_prefix="odoo:").upsert_profile(plain_profile)
+    assert [t for t in body_of(responses.calls[2])["tags"]] == [
+        {"name": "VIP", "status": "active"},
+        {"name": "Newsletter", "status": "active"},
+        {"name": "odoo:B2B", "status": "inactive"},
+    ]
 
 
 @responses.activate

@@ -69,11 +69,20 @@ def test_status_if_new_and_unsubscribed_member_stays_unsubscribed(
 
 
 def test_tags_added_and_removed(sb, mc, sample_profile):
-    mc.upsert_profile(sample_profile)
-    result = mc.upsert_profile(dataclasses.replace(sample_profile, tags=("VIP",)))
+    # "Black Friday" was added by a marketer: no Odoo category has that name.
+    mc.upsert_profile(
+        dataclasses.replace(sample_profile, tags=("VIP", "Newsletter", "Black Friday"))
+    )
+    only_vip = dataclasses.replace(sample_profile, tags=("VIP",))
+    # Unconfigured: Odoo owns no tag, so it deactivates none.
+    assert mc.upsert_profile(only_vip).detail["tags_removed"] == []
+    managed = MailchimpAdapter(
+        dataclasses.replace(mc.settings, extra={"managed_tags": ["VIP", "newsletter"]})
+    )
+    result = managed.upsert_profile(only_vip)
     assert result.detail["tags_removed"] == ["Newsletter"]
     tags = {t["name"] for t in member(sb, "ada@example.com")["tags"]}
-    assert tags == {"VIP"}
+    assert tags == {"VIP", "Black Friday"}
 
 
 def test_order_lifecycle_refund_updates_order(sb, mc, make_order_event, sample_order):

@@ -1,0 +1,154 @@
+# Copyright 2026 esp_sync developers
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+import zlib
+
+from odoo.tools import mute_logger
+
+from odoo.addons.queue_job.exception import RetryableJobError
+
+from .common import KLAVIYO_URL, EspSyncCase
+
+
+class TestEngine(EspSyncCase):
+    """Engine guarantees: companies, consent reach, locks, order, archive."""
+
+    def _ledger(self, **domain):
+        return self.events.search([(k, "=", v) for k, v in domain.items()], order="id")
+
+    def test_shared_partner_follows_the_company_it_buys_from(self):
+        company_b = self.env["res.company"].create({"name": "Brand B"})
+        backend_b = self.env["esp.backend"].create(
+            {
+                "name": "Klaviyo B",
+                "provider": "klaviyo",
+                "company_id": company_b.id,
+                "api_key": "pk_b_key",
+            }
+        )
+        shared = self.env["res.partner"].create(
+            {"name": "Shared Sam", "email": "sam@example.com"}
+        )
+        self.assertFalse(shared.company_id)
+        order = self._order(partner=shared, confirm=False)
+        order.write({"company_id": company_b.id})
+        order.with_company(company_b).action_confirm()
+        self.events.search([]).unlink()
+        # Edited while the user works in company A: only B knows Sam.
+        shared.with_company(self.company).write({"city": "Bath"})
+        profile = self._ledger(res_model="res.partner", res_id=shared.id)
+        self.assertEqual(profile.backend_id, backend_b)
+
+    def test_order_hooks_refresh_the_profile_on_the_order_company_only(self):
+        company_b = self.env["res.company"].create({"name": "Brand B"})
+        backend_b = self.env["esp.backend"].create(
+            {
+                "name": "Klaviyo B",
+                "provider": "klaviyo",
+                "company_id": company_b.id,
+                "api_key": "pk_b_key",
+            }
+        )
+        self._order()  # company A
+        profiles = self._ledger(res_model="res.partner", res_id=self.customer.id)
+        self.assertEqual(profiles.backend_id, self.backend)
+        self.assertNotIn(backend_b, profiles.backend_id)
+
+    def test_opt_out_reaches_a_backend_after_leaving_its_domain(self):
+        newsletter = self.env["res.partner"].create(
+            {
+                "name": "Nina News",
+                "email": "nina@example.com",
+                "esp_marketing_opt_in": True,
+            }
+        )
+        with self._mock() as rsps:
+            self._klaviyo_ok(rsps)
+            self._run_jobs()
+        self.assertTrue(newsletter.esp_binding_ids, "synced while opted in")
+        # Unsubscribing takes her out of the default domain (no sale, no opt-in).
+        newsletter.write({"esp_marketing_opt_in": False})
+        self.assertFalse(self.backend._esp_sync_partners(newsletter))
+        consent = self._ledger(
+            res_id=newsletter.id, event_type="consent", state="pending"
+        )
+        self.assertEqual(consent.backend_id, self.backend, "the opt-out still goes")
+        with self._mock() as rsps:
+            self._klaviyo_ok(rsps)
+            self._run_jobs()
+            self.assertEqual(
+                len(self._bodies(rsps, "/api/profile-subscription-bulk-delete-jobs")), 1
+            )
+
+    def test_failed_profile_never_holds_back_an_opt_out(self):
+        self.customer.write({"city": "York", "esp_marketing_opt_in": True})
+        with self._mock() as rsps:
+            rsps.add(
+                "POST",
+                f"{KLAVIYO_URL}/api/profile-import",
+                status=400,
+                json={"errors": [{"status": 400, "detail": "bad phone"}]},
+            )
+            rsps.add(
+                "POST",
+                f"{KLAVIYO_URL}/api/profile-subscription-bulk-create-jobs",
+                status=202,
+            )
+            self._run_jobs()
+        profile = self._ledger(res_id=self.customer.id, event_type="profile")
+        self.assertEqual(profile.state, "failed")
+        self.customer.write({"esp_marketing_opt_in": False})
+        with self._mock() as rsps:
+            self._klaviyo_ok(rsps)
+            self._run_jobs()
+            self.assertEqual(
+                len(self._bodies(rsps, "/api/profile-subscription-bulk-delete-jobs")), 1
+            )
+        self.assertEqual(profile.state, "failed", "the profile still waits for a fix")
+
+    def test_archived_backend_sends_nothing_and_keeps_events(self):
+        self.customer.write({"city": "York"})
+        self.backend.active = False
+        with self._mock() as rsps:
+            self._run_jobs()
+            self.assertFalse(rsps.calls)
+        event = self._ledger(res_id=self.customer.id, event_type="profile")
+        self.assertEqual(event.state, "pending")
+
+    def test_a_group_is_delivered_by_one_job_at_a_time(self):
+        self.customer.write({"city": "York"})
+        group_ref = f"res.partner,{self.customer.id}"
+        key = zlib.crc32(group_ref.encode()) - 2**31
+        with self.registry.cursor() as other:
+            other.execute(
+                "SELECT pg_advisory_xact_lock(%s, %s)", (self.backend.id, key)
+            )
+            with self.assertRaises(RetryableJobError):
+                self.events._esp_deliver_pending(self.backend, group_ref)
+
+    def test_cancel_and_reconfirm_in_one_second_keep_their_order(self):
+        order = self._order()
+        order._action_cancel()
+        order.action_draft()
+        order.action_confirm()
+        with self._mock() as rsps:
+            self._klaviyo_ok(rsps)
+            self._run_jobs()
+            metrics = [
+                self._metric(b)
+                for b in self._bodies(rsps, "/api/events")
+                if self._metric(b) != "Ordered Product"
+            ]
+        self.assertEqual(metrics, ["Placed Order", "Cancelled Order", "Placed Order"])
+
+    @mute_logger("odoo.sql_db")
+    def test_broken_domain_never_breaks_a_partner_edit(self):
+        self.env.cr.execute(
+            "UPDATE esp_backend SET partner_domain = %s WHERE id = %s",
+            ["[('x_removed_field', '=', 1)]", self.backend.id],
+        )
+        self.backend.invalidate_recordset(["partner_domain"])
+        self.customer.write({"city": "York"})  # must not raise
+        exception = self.env["esp.sync.exception"].search(
+            [("code", "=", "domain_invalid")]
+        )
+        self.assertEqual(exception.team, "it")
