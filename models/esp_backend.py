@@ -1,6 +1,5 @@
 # Copyright 2026 esp_sync developers
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-import logging
 import secrets
 from datetime import timedelta
 
@@ -10,8 +9,6 @@ from odoo.tools.safe_eval import safe_eval
 
 from .. import const
 from ..providers import BackendSettings, EspError, get_adapter
-
-_logger = logging.getLogger(__name__)
 
 
 class EspBackend(models.Model):
@@ -173,21 +170,35 @@ class EspBackend(models.Model):
                 backend.has_credentials = bool(sudo_backend.api_key)
 
     def _compute_health(self):
-        events = self.env["esp.sync.event"].sudo()
-        exceptions = self.env["esp.sync.exception"].sudo()
+        """Pending, failed and open-exception counts: two grouped queries."""
+        ledger = {
+            (backend.id, state): (count, oldest)
+            for backend, state, count, oldest in self.env["esp.sync.event"]
+            .sudo()
+            ._read_group(
+                [
+                    ("backend_id", "in", self.ids),
+                    ("state", "in", ("pending", "failed")),
+                ],
+                ["backend_id", "state"],
+                ["__count", "occurred_at:min"],
+            )
+        }
+        exceptions = dict(
+            self.env["esp.sync.exception"]
+            .sudo()
+            ._read_group(
+                [("backend_id", "in", self.ids), ("state", "=", "open")],
+                ["backend_id"],
+                ["__count"],
+            )
+        )
         for backend in self:
-            pending = events.search(
-                [("backend_id", "=", backend.id), ("state", "=", "pending")],
-                order="occurred_at",
-            )
-            backend.pending_count = len(pending)
-            backend.oldest_pending_at = pending[:1].occurred_at
-            backend.failed_count = events.search_count(
-                [("backend_id", "=", backend.id), ("state", "=", "failed")]
-            )
-            backend.exception_count = exceptions.search_count(
-                [("backend_id", "=", backend.id), ("state", "=", "open")]
-            )
+            pending, oldest = ledger.get((backend.id, "pending"), (0, False))
+            backend.pending_count = pending
+            backend.oldest_pending_at = oldest
+            backend.failed_count = ledger.get((backend.id, "failed"), (0, False))[0]
+            backend.exception_count = exceptions.get(backend, 0)
 
     @api.constrains("partner_domain")
     def _check_partner_domain(self):
@@ -491,9 +502,7 @@ class EspBackend(models.Model):
 
     def _esp_stream_mode(self, stream):
         self.ensure_one()
-        return (
-            self[f"{stream}_mode"] if stream != "fulfilment" else (self.fulfilment_mode)
-        )
+        return self[f"{stream}_mode"]
 
     # ----------------------------------------------------------- enqueueing
     def _esp_enqueue_group(self, group_ref, urgent=False, eta=None):

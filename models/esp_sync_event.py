@@ -2,7 +2,6 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 import hashlib
 import json
-import logging
 import random
 import time
 import uuid
@@ -15,8 +14,6 @@ from odoo.addons.queue_job.exception import RetryableJobError
 
 from .. import const
 from ..providers import EspError
-
-_logger = logging.getLogger(__name__)
 
 
 class EspSyncEvent(models.Model):
@@ -361,6 +358,23 @@ class EspSyncEvent(models.Model):
             )
             return str(error)
         raise RetryableJobError(str(error), seconds=seconds)
+
+    @api.model
+    def _cron_vacuum(self, days=90):
+        """Forget delivered profile, consent and catalogue rows after ``days``.
+
+        Order events stay: their keys are what the ESPs de-duplicate on.
+        """
+        limit = fields.Datetime.subtract(fields.Datetime.now(), days=days)
+        old = self.sudo().search(
+            [
+                ("event_type", "in", ("profile", "consent", "catalog", "inventory")),
+                ("state", "in", ("sent", "skipped")),
+                ("occurred_at", "<", limit),
+            ]
+        )
+        old.unlink()
+        return len(old)
 
     def action_retry(self):
         """Send failed or skipped events again (after the cause was fixed).

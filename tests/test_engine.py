@@ -152,3 +152,18 @@ class TestEngine(EspSyncCase):
             [("code", "=", "domain_invalid")]
         )
         self.assertEqual(exception.team, "it")
+
+    def test_vacuum_forgets_old_profile_rows_but_keeps_order_keys(self):
+        self.customer.write({"city": "York"})
+        order = self._order()
+        with self._mock() as rsps:
+            self._klaviyo_ok(rsps)
+            self._run_jobs()
+        sent = self._ledger(state="sent")
+        self.assertTrue({"profile", "order_placed"} <= set(sent.mapped("event_type")))
+        sent.write({"occurred_at": "2020-01-01 00:00:00"})
+        removed = self.events._cron_vacuum(days=90)
+        self.assertGreater(removed, 0)
+        left = self._ledger(state="sent")
+        self.assertEqual(set(left.mapped("event_type")), {"order_placed"})
+        self.assertEqual(left.res_id, order.id)
