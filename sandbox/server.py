@@ -550,6 +550,15 @@ class _Handler(BaseHTTPRequestHandler):
         return response
 
     def _handle(self, sandbox, app, request, handler):
+        if request.body and request.content_type and "json" not in request.content_type:
+            # Every ESP here speaks JSON only: a form or text body is refused
+            # with 415, in the ESP's own error shape.
+            return app.error(
+                415,
+                f"Unsupported media type {request.content_type!r}: send JSON.",
+                code="unsupported_media_type",
+                title="Unsupported Media Type",
+            )
         if request.body and (
             "json" in request.content_type or not request.content_type
         ):

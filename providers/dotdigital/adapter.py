@@ -1,9 +1,12 @@
 """Dotdigital adapter: contacts and consent (v3), order insight data, v2 polls.
 
-Odoo masters consent here. Dotdigital creates a contact whose email status
-is not given as *subscribed*, so a contact Odoo has no opt-in for is only
-ever created with the status ``unsubscribed``; an existing contact's status
-is left alone unless Odoo's consent says otherwise.
+Odoo masters consent here, but only through consent events. Dotdigital
+creates a contact whose email status is not given as *subscribed*, so a
+profile upsert writes the status only for a NEW contact (Odoo's opt-in, else
+``unsubscribed``). An existing contact's status, e.g. an unsubscribe made in
+Dotdigital, is never touched by a profile upsert or a backfill: only
+:meth:`DotdigitalAdapter.update_consent` (the engine sends it when the Odoo
+opt-in or blacklist changes) may change it, and may resubscribe.
 """
 
 import datetime
@@ -226,7 +229,11 @@ class DotdigitalAdapter(OrdersMixin, CatalogMixin, BulkMixin, EspAdapter):
             ) from exc
 
     def _channel(self, consent):
-        """Email channel properties for an Odoo consent (None: leave alone)."""
+        """Email channel properties for an Odoo consent (None: leave alone).
+
+        Subscribed carries ``resubscribeOptions``: only for new contacts and
+        explicit consent events, never for a profile upsert of an existing one.
+        """
         if consent is None:
             return None
         status = ConsentStatus(consent.status)
@@ -313,17 +320,19 @@ class DotdigitalAdapter(OrdersMixin, CatalogMixin, BulkMixin, EspAdapter):
     def upsert_profile(self, profile):
         """PATCH the contact (created if new) with data fields and list.
 
-        Without an Odoo opt-in, a new contact is created unsubscribed (else
-        Dotdigital would make it subscribed); an existing one keeps its status.
+        The email status is written only for a new contact: Odoo's opt-in
+        (with its evidence), else unsubscribed (Dotdigital would subscribe it).
+        An existing contact keeps its status whatever Odoo's consent: a name
+        edit must not resubscribe someone who unsubscribed in Dotdigital.
         """
         self._start()
         email = self._email(profile.email)
-        channel = self._channel(profile.consent)
-        records = self._consent_records(profile.consent)
-        if channel is None and not self._contact_exists(email):
-            channel = payloads.ChannelProperties(
+        channel = records = None
+        if not self._contact_exists(email):
+            channel = self._channel(profile.consent) or payloads.ChannelProperties(
                 email=payloads.EmailChannel(status=const.EMAIL_UNSUBSCRIBED)
             )
+            records = self._consent_records(profile.consent)
         body = self._contact_body(profile, email, channel, records)
         self._ensure_data_fields(body.get("dataFields") or {})
         contact = self._patch_contact(email, body)
@@ -333,7 +342,13 @@ class DotdigitalAdapter(OrdersMixin, CatalogMixin, BulkMixin, EspAdapter):
         )
 
     def update_consent(self, consent):
-        """Write Odoo's consent to the email channel (never for NEVER)."""
+        """Write Odoo's consent to the email channel (never for NEVER).
+
+        The one call that may resubscribe an existing contact: the engine sends
+        it only when the opt-in is (re)given in Odoo. The v3 contact carries no
+        unsubscribe date to compare ``consented_at`` with (only ``created`` and
+        ``updated``), so the explicit Odoo event is the evidence.
+        """
         self._start()
         channel = self._channel(consent)
         if channel is None:

@@ -1,7 +1,7 @@
 """Dotdigital asynchronous imports: contacts v3 and insight data v3."""
 
 from ..base import BulkJob, EspError
-from ..events import EventKind
+from ..events import ConsentStatus, EventKind
 from . import const, payloads
 
 _KIND_ORDER = list(EventKind)
@@ -11,7 +11,26 @@ class BulkMixin:
     """Bulk imports (needs ``_request`` and the contact/order builders)."""
 
     def _bulk_channel(self, profile):
-        channel = self._channel(profile.consent)
+        """Email channel of one import row.
+
+        An import cannot tell new contacts from existing ones, and its merge
+        options only govern data fields. So an Odoo opt-in sends NO status:
+        Dotdigital subscribes a new contact and leaves an existing one's status
+        alone (an unsubscribe made in Dotdigital survives the backfill).
+        """
+        consent = profile.consent
+        if (
+            consent is not None
+            and not consent.suppressed
+            and ConsentStatus(consent.status) == ConsentStatus.SUBSCRIBED
+        ):
+            extra = self.settings.extra
+            return payloads.ChannelProperties(
+                email=payloads.EmailChannel(
+                    optInType=extra.get("opt_in_type", const.OPT_IN_TYPE)
+                )
+            )
+        channel = self._channel(consent)
         if channel is not None:
             return channel
         # No Odoo opt-in: without a status Dotdigital would subscribe new

@@ -17,7 +17,9 @@ class ResubscribeOptions(_Body):
 
 
 class EmailChannel(_Body):
-    status: str  # subscribed / unsubscribed / suppressed
+    # subscribed / unsubscribed / suppressed; None: unaltered for an existing
+    # contact, subscribed for a new one (how a backfill keeps opt-outs).
+    status: str | None = None
     opt_in_type: str | None = Field(None, alias="optInType")
     resubscribe_options: ResubscribeOptions | None = Field(
         None, alias="resubscribeOptions"

@@ -105,15 +105,16 @@ def test_resolve_endpoint_from_account_info_and_cache():
 
 
 @responses.activate
-def test_upsert_with_subscribed_consent(sample_profile, make_consent):
+def test_upsert_new_contact_with_subscribed_consent(sample_profile, make_consent):
     profile = dataclasses.replace(sample_profile, consent=make_consent())
+    not_found()
     responses.get(FIELDS, json=KNOWN_FIELDS)
     responses.patch(CONTACT, json={"contactId": 501, "status": "subscribed"})
 
     result = adapter().upsert_profile(profile)
 
-    assert result.external_id == "501" and result.requests == 2
-    call = responses.calls[1]
+    assert result.external_id == "501" and result.requests == 3
+    call = responses.calls[2]
     assert query_of(call) == {"merge-option": ["overwrite"]}
     body = body_of(call)
     assert body == {
@@ -142,14 +143,58 @@ def test_upsert_with_subscribed_consent(sample_profile, make_consent):
     )
 
 
+def not_found(url=CONTACT):
+    responses.get(
+        url,
+        status=404,
+        json={"errorCode": "contacts:contactNotFound", "description": "Not found"},
+    )
+
+
+def existing(status="unsubscribed"):
+    """The v3 contact GET: no unsubscribe date, only created/updated."""
+    responses.get(
+        CONTACT,
+        json={
+            "contactId": 501,
+            "status": status,
+            "created": "2025-01-02T10:00:00Z",
+            "updated": "2026-02-03T10:00:00Z",
+            "identifiers": {"email": "ada@example.com"},
+            "channelProperties": {
+                "email": {"emailType": "html", "optInType": "single", "status": status}
+            },
+        },
+    )
+
+
+@pytest.mark.parametrize(
+    "consent",
+    [
+        None,
+        events.ConsentStatus.NEVER,
+        events.ConsentStatus.SUBSCRIBED,
+        events.ConsentStatus.UNSUBSCRIBED,
+    ],
+)
 @responses.activate
-def test_upsert_without_consent_keeps_existing_status(sample_profile):
-    responses.get(CONTACT, json={"contactId": 501})
+def test_upsert_existing_contact_never_changes_its_status(
+    sample_profile, make_consent, consent
+):
+    """A profile upsert of an opted-in partner must not resubscribe someone
+    who unsubscribed in Dotdigital: status and consent records are left out."""
+    profile = dataclasses.replace(
+        sample_profile, consent=make_consent(consent) if consent else None
+    )
+    existing("unsubscribed")
     responses.get(FIELDS, json=KNOWN_FIELDS)
     responses.patch(CONTACT, json={"contactId": 501})
-    adapter().upsert_profile(sample_profile)
+    adapter().upsert_profile(profile)
     assert [c.request.method for c in responses.calls] == ["GET", "GET", "PATCH"]
-    assert "channelProperties" not in body_of(responses.calls[2])
+    body = body_of(responses.calls[2])
+    assert "channelProperties" not in body
+    assert "consentRecords" not in body
+    assert body["dataFields"]["FIRSTNAME"] == "Ada"
 
 
 @pytest.mark.parametrize("status", [None, events.ConsentStatus.NEVER])
@@ -158,11 +203,7 @@ def test_upsert_new_contact_without_opt_in_is_unsubscribed(
     sample_profile, make_consent, status
 ):
     consent = make_consent(status) if status else None
-    responses.get(
-        CONTACT,
-        status=404,
-        json={"errorCode": "contacts:contactNotFound", "description": "Not found"},
-    )
+    not_found()
     responses.get(FIELDS, json=KNOWN_FIELDS)
     responses.patch(CONTACT, json={"contactId": 8})
     adapter().upsert_profile(dataclasses.replace(sample_profile, consent=consent))
@@ -189,6 +230,21 @@ def test_update_consent_statuses(make_consent):
             "channelProperties": {"email": {"status": "suppressed"}},
         },
     ]
+
+
+@responses.activate
+def test_consent_event_resubscribes_without_lookup(make_consent):
+    """The explicit Odoo opt-in event is the only thing that resubscribes."""
+    responses.patch(CONTACT, json={"contactId": 9})
+    adapter().update_consent(make_consent())
+    assert [c.request.method for c in responses.calls] == ["PATCH"]
+    assert body_of(responses.calls[0])["channelProperties"] == {
+        "email": {
+            "status": "subscribed",
+            "optInType": "single",
+            "resubscribeOptions": {"resubscribeWithNoChallenge": True},
+        }
+    }
 
 
 @responses.activate
@@ -374,14 +430,15 @@ def test_fetch_consent_updates_pages_and_dedupes():
 @responses.activate
 def test_missing_data_fields_are_created_once(sample_profile, make_consent):
     profile = dataclasses.replace(sample_profile, consent=make_consent())
+    existing("subscribed")
     responses.get(FIELDS, json=[{"name": "LOYALTY_TIER", "type": "String"}])
     responses.post(FIELDS, json={"name": "ORDERS_COUNT"})
     responses.patch(CONTACT, json={"contactId": 1})
     adapter().upsert_profile(profile)
     adapter().upsert_profile(profile)
     methods = [c.request.method for c in responses.calls]
-    assert methods == ["GET", "POST", "PATCH", "PATCH"]
-    created = body_of(responses.calls[1])
+    assert methods == ["GET", "GET", "POST", "PATCH", "GET", "PATCH"]
+    created = body_of(responses.calls[2])
     assert created == {
         "name": "ORDERS_COUNT",
         "type": "String",
@@ -393,6 +450,7 @@ def test_missing_data_fields_are_created_once(sample_profile, make_consent):
 @responses.activate
 def test_data_field_creation_disabled_is_configuration(sample_profile, make_consent):
     profile = dataclasses.replace(sample_profile, consent=make_consent())
+    not_found()
     responses.get(FIELDS, json=[])
     with pytest.raises(EspError) as info:
         adapter(
@@ -406,6 +464,7 @@ def test_data_field_creation_disabled_is_configuration(sample_profile, make_cons
 def test_unknown_data_field_answer_creates_it_and_retries(sample_profile, make_consent):
     profile = dataclasses.replace(sample_profile, consent=make_consent())
     dd_adapter._fields_cache[(API, _digest())] = {"LOYALTY_TIER", "ORDERS_COUNT"}
+    not_found()
     responses.patch(
         CONTACT,
         status=400,
@@ -420,7 +479,8 @@ def test_unknown_data_field_answer_creates_it_and_retries(sample_profile, make_c
     responses.post(FIELDS, json={})
     responses.patch(CONTACT, json={"contactId": 2})
     assert adapter().upsert_profile(profile).external_id == "2"
-    assert [c.request.method for c in responses.calls] == ["PATCH", "POST", "PATCH"]
+    methods = [c.request.method for c in responses.calls]
+    assert methods == ["GET", "PATCH", "POST", "PATCH"]
 
 
 def _digest():

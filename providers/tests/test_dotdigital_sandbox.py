@@ -73,6 +73,47 @@ def test_consent_subscribe_then_unsubscribe(sb, dd, sample_profile, make_consent
     assert found["dataFields"]["FIRSTNAME"] == "Augusta"
 
 
+def status_of(sb, email):
+    return contact(sb, email)["channelProperties"]["email"]["status"]
+
+
+def test_unsubscribed_in_dotdigital_survives_profile_upserts(
+    sb, dd, sample_profile, make_consent
+):
+    """GDPR: an Odoo name edit must not resubscribe a Dotdigital unsubscribe."""
+    opted_in = dataclasses.replace(sample_profile, consent=make_consent())
+    dd.upsert_profile(opted_in)  # new contact with an Odoo opt-in
+    assert status_of(sb, "ada@example.com") == "subscribed"
+    sb.action("dotdigital", "unsubscribe", email="ada@example.com")
+    dd.upsert_profile(dataclasses.replace(opted_in, first_name="Augusta"))
+    assert status_of(sb, "ada@example.com") == "unsubscribed"
+    assert contact(sb, "ada@example.com")["dataFields"]["FIRSTNAME"] == "Augusta"
+    # Only an explicit consent event (opt-in re-given in Odoo) resubscribes.
+    dd.update_consent(make_consent())
+    assert status_of(sb, "ada@example.com") == "subscribed"
+
+
+def _finish(sb, dd, job):
+    deadline = time.time() + 10
+    while not job.done and time.time() < deadline:
+        sb.advance(30)
+        job = dd.get_bulk_job(job)
+    return job
+
+
+def test_backfill_never_resubscribes_existing_contacts(
+    sb, dd, sample_profile, make_consent
+):
+    opted_in = dataclasses.replace(sample_profile, consent=make_consent())
+    dd.upsert_profile(opted_in)
+    sb.action("dotdigital", "unsubscribe", email="ada@example.com")
+    new = dataclasses.replace(opted_in, email="bob@example.com")
+    job = _finish(sb, dd, dd.bulk_import_profiles([opted_in, new]))
+    assert job.status == "complete" and job.failed == 0, job.errors
+    assert status_of(sb, "ada@example.com") == "unsubscribed"
+    assert status_of(sb, "bob@example.com") == "subscribed"
+
+
 def test_order_record_lifecycle(sb, dd, make_order_event, sample_order):
     dd.send_order_event(make_order_event(K.PLACED))  # contact created on demand
     refunded = dataclasses.replace(sample_order, refunded_total=12.0)

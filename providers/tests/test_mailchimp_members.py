@@ -199,7 +199,7 @@ def test_tag_prefix_limits_what_is_removed(plain_profile):
     responses.get(TAGS, json={"tags": [{"name": "odoo:B2B"}, {"name": "Manual"}]})
     responses.post(TAGS, status=204)
     make_adapter(tag_prefix="odoo:").upsert_profile(plain_profile)
-    assert [t for t in body_of(responses.calls[2])["tags"]] == [
+    assert body_of(responses.calls[2])["tags"] == [
         {"name": "VIP", "status": "active"},
         {"name": "Newsletter", "status": "active"},
         {"name": "odoo:B2B", "status": "inactive"},

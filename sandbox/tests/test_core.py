@@ -209,3 +209,29 @@ def test_command_line_serves_until_terminated():
     finally:
         child.terminate()
         assert child.wait(10) == 0
+
+
+def test_wrong_content_type_is_415_in_each_esp_shape(sb):
+    import requests as http
+
+    klaviyo = http.post(
+        sb.base_url("klaviyo") + "/api/profile-import",
+        data="email=ann@example.com",
+        headers={
+            "Authorization": "Klaviyo-API-Key pk_sandbox_ct",
+            "revision": "2026-07-15",
+            "Content-Type": "application/x-www-form-urlencoded",
+        },
+        timeout=5,
+    )
+    assert klaviyo.status_code == 415
+    assert klaviyo.json()["errors"][0]["status"] == 415
+    mailchimp = http.put(
+        sb.base_url("mailchimp") + "/3.0/lists/aud00001/members/x",
+        data="hello",
+        auth=("any", "sandboxct-us1"),
+        headers={"Content-Type": "text/plain"},
+        timeout=5,
+    )
+    assert mailchimp.status_code == 415
+    assert mailchimp.json()["status"] == 415
