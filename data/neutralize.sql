@@ -4,4 +4,5 @@ UPDATE esp_backend
    SET active = false,
        api_key = NULL,
        api_secret = NULL,
-       webhook_secret = NULL;
+       webhook_secret = NULL,
+       webhook_signing_secret = NULL;

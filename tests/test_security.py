@@ -211,9 +211,9 @@ class TestSecurity(EspSyncCase):
         self.assertNotIn(KLAVIYO_KEY, str(caught.exception))
 
     # --------------------------------------------- ledger and bindings: read-only
-    def _fail_profile(self):
+    def _fail_profile(self, city="York"):
         """Deliver the customer's profile against a 400: an open exception."""
-        self.customer.write({"city": "York"})
+        self.customer.write({"city": city})
         with self._mock() as rsps, mute_logger("odoo.addons.esp_sync"):
             self._klaviyo_ok(rsps)
             rsps.replace(
@@ -252,15 +252,17 @@ class TestSecurity(EspSyncCase):
     def test_manager_retries_and_ignores_exceptions(self):
         exception = self._fail_profile()
         self.assertEqual(exception.state, "open")
+        failed = exception.event_ids
+        self.assertTrue(failed)
         with self._mock() as rsps:
             self._klaviyo_ok(rsps)
             exception.with_user(self.manager).action_retry()
             self._run_jobs()
             self.assertEqual(len(self._bodies(rsps, "/api/profile-import")), 1)
         self.assertEqual(exception.state, "resolved")
-        self.assertEqual(set(exception.event_ids.mapped("state")), {"sent"})
+        self.assertEqual(set(failed.mapped("state")), {"sent"})
 
-        exception = self._fail_profile().filtered(lambda e: e.state == "open")
+        exception = self._fail_profile("Hull").filtered(lambda e: e.state == "open")
         self.assertTrue(exception)
         exception.with_user(self.manager).action_ignore()
         self.assertEqual(exception.state, "ignored")
