@@ -3,7 +3,6 @@
 """Turn Odoo records into the plain values adapters understand."""
 
 import datetime
-import re
 
 from odoo import _, api, models
 from odoo.tools import SQL, email_normalize
@@ -11,10 +10,9 @@ from odoo.tools import SQL, email_normalize
 from .. import const
 from ..providers import EspError
 from ..providers import events as ev
+from ..providers.base import is_usable_email
 
 RECENT_RETURN_DAYS = 30
-# What every ESP accepts: one @, a local part and a dotted domain.
-EMAIL_SHAPE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]{2,}$")
 
 
 def _utc(value):
@@ -73,7 +71,7 @@ class EspSyncValues(models.AbstractModel):
                 field="email",
             )
         normalized = email_normalize(partner.email, strict=True)
-        if not normalized or not EMAIL_SHAPE.match(normalized):
+        if not is_usable_email(normalized):
             raise EspError(
                 _(
                     "The email address '%(email)s' of %(name)s is not valid.",

@@ -10,6 +10,14 @@ import dataclasses
 import enum
 import re
 
+# An address every ESP accepts: one @, a local part and a dotted domain.
+EMAIL_SHAPE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]{2,}$")
+
+
+def is_usable_email(email):
+    """True when ``email`` has the shape every ESP accepts."""
+    return bool(email and EMAIL_SHAPE.match(email))
+
 
 class ErrorCategory(str, enum.Enum):
     """Why a delivery failed; decides retry or exception, and the owner team."""

@@ -15,7 +15,7 @@ import re
 import threading
 import urllib.parse
 
-from ..base import DeliveryResult, ErrorCategory, EspAdapter, EspError
+from ..base import DeliveryResult, ErrorCategory, EspAdapter, EspError, is_usable_email
 from ..events import ConsentStatus, ConsentUpdate
 from ..wire import parse_timestamp, response_json
 from . import const, payloads
@@ -23,8 +23,6 @@ from .bulk import BulkMixin
 from .catalog import CatalogMixin
 from .errors import error_from_response
 from .orders import OrdersMixin
-
-_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 # Data fields known to exist per (endpoint, user digest): one GET per process.
 _fields_cache = {}
@@ -120,7 +118,7 @@ class DotdigitalAdapter(OrdersMixin, CatalogMixin, BulkMixin, EspAdapter):
     @staticmethod
     def _email(email):
         value = (email or "").strip().lower()
-        if not _EMAIL_RE.match(value):
+        if not is_usable_email(value):
             raise EspError(
                 f"{email!r} is not a valid email address",
                 category=ErrorCategory.DATA,

@@ -11,15 +11,13 @@ import re
 import threading
 import urllib.parse
 
-from ..base import DeliveryResult, ErrorCategory, EspAdapter, EspError
+from ..base import DeliveryResult, ErrorCategory, EspAdapter, EspError, is_usable_email
 from ..events import ConsentStatus, ConsentUpdate
 from ..wire import response_json
 from . import const, payloads, util
 from .bulk import BulkMixin
 from .ecommerce import EcommerceMixin
 from .errors import error_from_response
-
-_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 # Merge tags known to exist per (base url, key digest, list): one GET per
 # process instead of one per delivery.
@@ -117,7 +115,7 @@ class MailchimpAdapter(EcommerceMixin, BulkMixin, EspAdapter):
     def _email(email):
         """The normalised email, or a DATA error before any request."""
         value = (email or "").strip().lower()
-        if not _EMAIL_RE.match(value):
+        if not is_usable_email(value):
             raise EspError(
                 f"{email!r} is not a valid email address",
                 category=ErrorCategory.DATA,

@@ -212,9 +212,7 @@ def test_command_line_serves_until_terminated():
 
 
 def test_wrong_content_type_is_415_in_each_esp_shape(sb):
-    import requests as http
-
-    klaviyo = http.post(
+    klaviyo = requests.post(
         sb.base_url("klaviyo") + "/api/profile-import",
         data="email=ann@example.com",
         headers={
@@ -226,7 +224,7 @@ def test_wrong_content_type_is_415_in_each_esp_shape(sb):
     )
     assert klaviyo.status_code == 415
     assert klaviyo.json()["errors"][0]["status"] == 415
-    mailchimp = http.put(
+    mailchimp = requests.put(
         sb.base_url("mailchimp") + "/3.0/lists/aud00001/members/x",
         data="hello",
         auth=("any", "sandboxct-us1"),
