@@ -182,12 +182,10 @@ class ResPartner(models.Model):
                 # An update matching Odoo's state (an echo) changes nothing.
                 changed |= partners
         # Other backends (where Odoo masters consent) must learn it too.
+        backend_model = self.env["esp.backend"]
         for partner in changed:
-            others = (
-                self.env["esp.backend"]._esp_backends_for_company(
-                    partner._esp_company(), "consent"
-                )
-                - backend
-            )
-            partner._esp_capture("consent", others)
+            others = backend_model.browse()
+            for company in partner._esp_companies():
+                others |= backend_model._esp_backends_for_company(company, "consent")
+            partner._esp_capture("consent", others - backend)
         return len(changed)
