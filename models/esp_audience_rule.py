@@ -62,19 +62,9 @@ class EspAudienceRule(models.Model):
     @api.constrains("partner_domain")
     def _check_partner_domain(self):
         for rule in self.filtered("partner_domain"):
-            try:
-                self.env["res.partner"].search_count(
-                    safe_eval(rule.partner_domain), limit=1
-                )
-            except Exception as exc:
-                raise ValidationError(
-                    _(
-                        "The partner domain of the rule %(name)s is not valid: "
-                        "%(error)s",
-                        name=rule.name,
-                        error=exc,
-                    )
-                ) from exc
+            self.env["esp.backend"]._esp_check_domain(
+                rule.partner_domain, "res.partner", rule.display_name
+            )
 
     @api.constrains("list_id", "store_id", "backend_id")
     def _check_audience_company(self):

@@ -203,32 +203,30 @@ class EspBackend(models.Model):
     @api.constrains("partner_domain")
     def _check_partner_domain(self):
         for backend in self:
-            try:
-                domain = safe_eval(backend.partner_domain or "[]")
-                self.env["res.partner"].search_count(domain, limit=1)
-            except Exception as exc:
-                raise ValidationError(
-                    _(
-                        "The partner domain of %(name)s is not valid: %(error)s",
-                        name=backend.name,
-                        error=exc,
-                    )
-                ) from exc
+            self._esp_check_domain(
+                backend.partner_domain, "res.partner", backend.display_name
+            )
 
     @api.constrains("product_domain")
     def _check_product_domain(self):
         for backend in self:
-            try:
-                domain = safe_eval(backend.product_domain or "[]")
-                self.env["product.template"].search_count(domain, limit=1)
-            except Exception as exc:
-                raise ValidationError(
-                    _(
-                        "The product domain of %(name)s is not valid: %(error)s",
-                        name=backend.name,
-                        error=exc,
-                    )
-                ) from exc
+            self._esp_check_domain(
+                backend.product_domain, "product.template", backend.display_name
+            )
+
+    @api.model
+    def _esp_check_domain(self, domain, model, owner):
+        """Raise a clear ValidationError when ``domain`` does not evaluate."""
+        try:
+            self.env[model].search_count(safe_eval(domain or "[]"), limit=1)
+        except Exception as exc:
+            raise ValidationError(
+                _(
+                    "The domain of %(owner)s is not valid: %(error)s",
+                    owner=owner,
+                    error=exc,
+                )
+            ) from exc
 
     @api.model_create_multi
     def create(self, vals_list):

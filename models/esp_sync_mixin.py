@@ -100,6 +100,20 @@ class EspSyncMixin(models.AbstractModel):
                     ),
                 )
 
+    def action_esp_sync_now(self):
+        """The form's Sync now button: deliver again, on every backend."""
+        self._esp_sync_now()
+        return True
+
     def _esp_sync_now(self, backend=None):
-        """Queue a fresh delivery of this record (the form's Sync now button)."""
+        """Queue a fresh delivery of these records (override)."""
         raise NotImplementedError
+
+    def _esp_forget_payloads(self, backend=None):
+        """Forget what was last sent, so the next delivery is not skipped."""
+        domain = [("res_model", "=", self._name), ("res_id", "in", self.ids)]
+        if backend:
+            domain.append(("backend_id", "=", backend.id))
+        self.env["esp.sync.binding"].sudo().search(domain).write(
+            {"last_payload_hash": False}
+        )

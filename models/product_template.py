@@ -70,18 +70,9 @@ class ProductTemplate(models.Model):
             self._esp_capture_catalog()
         return result
 
-    def action_esp_sync_now(self):
-        self._esp_sync_now()
-        return True
-
     def _esp_sync_now(self, backend=None):
         """Send the catalogue item again, even if nothing changed."""
-        domain = [("res_model", "=", self._name), ("res_id", "in", self.ids)]
-        if backend:
-            domain.append(("backend_id", "=", backend.id))
-        self.env["esp.sync.binding"].sudo().search(domain).write(
-            {"last_payload_hash": False}
-        )
+        self._esp_forget_payloads(backend)
         if backend:
             for template in self:
                 template._esp_capture("catalog", backend)

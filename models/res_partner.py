@@ -122,18 +122,9 @@ class ResPartner(models.Model):
         mapped = self.env["esp.field.mapping"].sudo().search([]).mapped("field_path")
         return const.PROFILE_FIELDS | {path.split(".")[0] for path in mapped}
 
-    def action_esp_sync_now(self):
-        self._esp_sync_now()
-        return True
-
     def _esp_sync_now(self, backend=None):
         """Deliver profile and consent again, even if nothing changed."""
-        domain = [("res_model", "=", self._name), ("res_id", "in", self.ids)]
-        if backend:
-            domain.append(("backend_id", "=", backend.id))
-        self.env["esp.sync.binding"].sudo().search(domain).write(
-            {"last_payload_hash": False}
-        )
+        self._esp_forget_payloads(backend)
         self._esp_capture("profile", backend)
         self._esp_capture("consent", backend)
         return True

@@ -33,10 +33,6 @@ class SaleOrder(models.Model):
         was_confirmed._esp_capture_partner_profile()
         return result
 
-    def action_esp_sync_now(self):
-        self._esp_sync_now()
-        return True
-
     def _esp_sync_now(self, backend=None):
         """Record Placed again if it never reached the ESP, then deliver."""
         for order in self.filtered(lambda o: o.state == "sale"):
