@@ -87,6 +87,28 @@ def redact(text, secrets):
     return re.sub(r"(?i)(authorization['\"]?\s*[:=]\s*['\"]?)[^'\",}]+", r"\1***", text)
 
 
+def named_properties(properties, to_name, reserved, kind, code):
+    """Yield ``(key, name, value)``: each property with its ESP field name.
+
+    ``to_name`` turns a property key into the ESP's name (merge tag, data
+    field); two keys landing on one name, or on a ``reserved`` one, is a
+    configuration error naming both.
+    """
+    seen = set(reserved)
+    for key, value in (properties or {}).items():
+        name = to_name(key)
+        if name in seen:
+            raise EspError(
+                f"Property {key!r} maps to {kind} {name}, which another value "
+                "already uses; rename one of them",
+                category=ErrorCategory.CONFIGURATION,
+                field=str(key),
+                code=code,
+            )
+        seen.add(name)
+        yield key, name, value
+
+
 @dataclasses.dataclass(frozen=True)
 class BackendSettings:
     """What an adapter needs to know about one backend, credentials included.

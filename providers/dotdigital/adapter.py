@@ -15,7 +15,14 @@ import re
 import threading
 import urllib.parse
 
-from ..base import DeliveryResult, ErrorCategory, EspAdapter, EspError, is_usable_email
+from ..base import (
+    DeliveryResult,
+    ErrorCategory,
+    EspAdapter,
+    EspError,
+    is_usable_email,
+    named_properties,
+)
 from ..events import ConsentStatus, ConsentUpdate
 from ..wire import parse_timestamp, response_json
 from . import const, payloads
@@ -151,18 +158,13 @@ class DotdigitalAdapter(OrdersMixin, CatalogMixin, BulkMixin, EspAdapter):
         ):
             if value:
                 fields[name] = value
-        seen = set(const.STANDARD_FIELDS)
-        for key, value in (profile.properties or {}).items():
-            name = data_field_name(key)
-            if name in seen:
-                raise EspError(
-                    f"Property {key!r} maps to data field {name}, which another "
-                    "value already uses; rename one of them",
-                    category=ErrorCategory.CONFIGURATION,
-                    field=str(key),
-                    code=const.CODE_INVALID_FIELD,
-                )
-            seen.add(name)
+        for _key, name, value in named_properties(
+            profile.properties,
+            data_field_name,
+            const.STANDARD_FIELDS,
+            "data field",
+            const.CODE_INVALID_FIELD,
+        ):
             if value is None or value == "":
                 # Cleared in Odoo: clear it in Dotdigital too (merge-option
                 # overwrite), rather than leave a stale value to segment on.

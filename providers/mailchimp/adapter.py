@@ -11,7 +11,14 @@ import re
 import threading
 import urllib.parse
 
-from ..base import DeliveryResult, ErrorCategory, EspAdapter, EspError, is_usable_email
+from ..base import (
+    DeliveryResult,
+    ErrorCategory,
+    EspAdapter,
+    EspError,
+    is_usable_email,
+    named_properties,
+)
 from ..events import ConsentStatus, ConsentUpdate
 from ..wire import response_json
 from . import const, payloads, util
@@ -167,18 +174,13 @@ class MailchimpAdapter(EcommerceMixin, BulkMixin, EspAdapter):
                 zip=address.zip,
                 country=address.country_code or address.country or None,
             )
-        seen = set(const.STANDARD_MERGE_TAGS)
-        for key, value in (profile.properties or {}).items():
-            tag = merge_tag(key)
-            if tag in seen:
-                raise EspError(
-                    f"Property {key!r} maps to merge tag {tag}, which another "
-                    "value already uses; rename one of them",
-                    category=ErrorCategory.CONFIGURATION,
-                    field=str(key),
-                    code=const.CODE_INVALID_MERGE_TAG,
-                )
-            seen.add(tag)
+        for key, tag, value in named_properties(
+            profile.properties,
+            merge_tag,
+            const.STANDARD_MERGE_TAGS,
+            "merge tag",
+            const.CODE_INVALID_MERGE_TAG,
+        ):
             self._merge_names.setdefault(tag, str(key))
             if value is None or value == "":
                 continue
