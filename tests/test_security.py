@@ -119,10 +119,18 @@ class TestSecurity(EspSyncCase):
         )
 
     def test_job_arguments_carry_no_credentials(self):
-        self.customer.write({"city": "York"})
+        self.customer.write({"city": "York", "esp_marketing_opt_in": True})
+        self._order()
+        self.assertGreaterEqual(len(self.trap.calls), 3, "jobs were enqueued")
         for call in self.trap.calls:
             self.assertNotIn(KLAVIYO_KEY, repr(call.args) + repr(call.kwargs))
             self.assertNotIn(KLAVIYO_KEY, repr(call.properties))
+        stored = (
+            self.env["queue.job"]
+            .search([])
+            .mapped(lambda job: repr(job.args) + repr(job.kwargs) + (job.name or ""))
+        )
+        self.assertFalse([text for text in stored if KLAVIYO_KEY in text])
 
     # ------------------------------------------------ configuration: admins only
     def test_manager_cannot_redirect_or_reconfigure_backend(self):
