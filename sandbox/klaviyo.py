@@ -23,6 +23,7 @@ HMAC-SHA256, keyed by the webhook's secret, of the raw body followed by the
 
 import base64
 import hashlib
+import urllib.parse
 import uuid
 
 from . import klaviyo_filters as filters
@@ -574,9 +575,18 @@ class KlaviyoApp(ConsentMixin, JobsMixin, CatalogMixin, WebhooksMixin, ProviderA
         chunk = items[offset : offset + size]
         links = {"self": self._url(request, request.path), "next": None, "prev": None}
         if offset + size < len(items):
+            # Like Klaviyo, the next link keeps every other query parameter
+            # (filter, sort, additional-fields...): only the cursor moves.
             cursor = base64.urlsafe_b64encode(str(offset + size).encode()).decode()
+            query = [
+                (name, value)
+                for name, values in request.query.items()
+                if name not in ("page[cursor]", "page[size]")
+                for value in values
+            ]
+            query += [("page[cursor]", cursor), ("page[size]", str(size))]
             links["next"] = self._url(
-                request, f"{request.path}?page[cursor]={cursor}&page[size]={size}"
+                request, f"{request.path}?{urllib.parse.urlencode(query)}"
             )
         return {"data": [render(item) for item in chunk], "links": links}
 

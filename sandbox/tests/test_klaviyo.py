@@ -154,6 +154,24 @@ def test_pagination(kl):
     assert len(set(seen)) == 5
 
 
+def test_next_link_keeps_the_filter(kl):
+    for index in range(5):
+        kl.upsert(email=f"keep{index}@example.com")
+    kl.upsert(email="other@example.org")
+    wanted = "any(email,[{}])".format(
+        ",".join(f'"keep{index}@example.com"' for index in range(5))
+    )
+    page = kl.get("/api/profiles", **{"page[size]": "2", "filter": wanted}).json()
+    seen = [p["attributes"]["email"] for p in page["data"]]
+    while page["links"]["next"]:
+        page = requests.get(
+            page["links"]["next"], headers=kl.headers(), timeout=5
+        ).json()
+        seen += [p["attributes"]["email"] for p in page["data"]]
+    assert "other@example.org" not in seen
+    assert len([e for e in seen if e.startswith("keep")]) == 5
+
+
 def test_oversized_profile_is_413(kl):
     answer = kl.upsert(email="big@example.com", properties={"blob": "x" * 110_000})
     assert answer.status_code == 413
