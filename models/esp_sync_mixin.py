@@ -66,17 +66,30 @@ class EspSyncMixin(models.AbstractModel):
         ledger = self.env["esp.sync.event"]
         backend_model = self.env["esp.backend"]
         stream = const.EVENT_STREAM[event_type]
+        # Which backends hear about which records: one backend search per
+        # company, then one domain evaluation per backend for all records.
+        company_backends = {}
+        targets = {}
         for record in self:
             candidates = backends
             if candidates is None:
                 candidates = backend_model.browse()
                 for company in record._esp_companies():
-                    candidates |= backend_model._esp_backends_for_company(
-                        company, stream
-                    )
-            partner = record._esp_partner()
+                    if company not in company_backends:
+                        company_backends[company] = (
+                            backend_model._esp_backends_for_company(company, stream)
+                        )
+                    candidates |= company_backends[company]
             for backend in candidates:
-                if partner and not backend._esp_sync_partners(partner):
+                targets.setdefault(backend, []).append(record)
+        for backend, records in targets.items():
+            people = self.env["res.partner"].union(
+                *(record._esp_partner() for record in records)
+            )
+            synced = backend._esp_sync_partners(people)
+            for record in records:
+                partner = record._esp_partner()
+                if partner and partner not in synced:
                     # An opt-out must still reach every ESP that knows the
                     # person, even once they left the sync domain.
                     if event_type != "consent" or not backend._esp_knows(partner):

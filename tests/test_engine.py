@@ -167,3 +167,27 @@ class TestEngine(EspSyncCase):
         left = self._ledger(state="sent")
         self.assertEqual(set(left.mapped("event_type")), {"order_placed"})
         self.assertEqual(left.res_id, order.id)
+
+    def test_bulk_capture_evaluates_each_backend_domain_once(self):
+        backend_class = type(self.env["esp.backend"])
+        original = backend_class._esp_sync_partners
+        calls = []
+
+        def counting(backend, partners):
+            calls.append(len(partners))
+            return original(backend, partners)
+
+        self.patch(backend_class, "_esp_sync_partners", counting)
+        people = self.env["res.partner"].create(
+            [
+                {
+                    "name": f"Bulk {i}",
+                    "email": f"bulk{i}@example.com",
+                    "customer_rank": 1,
+                }
+                for i in range(30)
+            ]
+        )
+        self.assertEqual(calls, [30], "one evaluation for the 30 new partners")
+        ledger = self._ledger(event_type="profile", backend_id=self.backend.id)
+        self.assertEqual(len(ledger.filtered(lambda e: e.res_id in people.ids)), 30)
