@@ -180,6 +180,15 @@ class EspAdapter(abc.ABC):
 
         self.settings = settings
         self.transport = transport or HttpTransport(timeout=settings.timeout)
+        self._count = 0
+
+    def _start(self):
+        """Start counting the requests of one delivery."""
+        self._count = 0
+
+    def _result(self, **values):
+        """A DeliveryResult carrying how many requests the delivery took."""
+        return DeliveryResult(requests=self._count, **values)
 
     # --- connection ---------------------------------------------------------
     @abc.abstractmethod

@@ -98,6 +98,22 @@ class EspSyncCase(TransactionCase):
         picking.with_context(cancel_backorder=False)._action_done()
         return picking
 
+    def _ledger(self, **domain):
+        """Ledger rows matching ``field=value`` pairs, oldest first."""
+        return self.events.search([(k, "=", v) for k, v in domain.items()], order="id")
+
+    def _other_company_backend(self, api_key="pk_brand_b"):
+        """A second company ("Brand B") with a Klaviyo backend of its own."""
+        company = self.env["res.company"].create({"name": "Brand B"})
+        return self.env["esp.backend"].create(
+            {
+                "name": "Klaviyo B",
+                "provider": "klaviyo",
+                "company_id": company.id,
+                "api_key": api_key,
+            }
+        )
+
     @staticmethod
     def _mock():
         """A responses mock; unmatched URLs fail with a ConnectionError."""

@@ -10,11 +10,7 @@ class TestCapture(EspSyncCase):
     """Hooks record ledger rows and enqueue jobs; they never call an ESP."""
 
     def _ledger(self, **domain):
-        return self.events.search(
-            [("backend_id", "=", self.backend.id)]
-            + [(k, "=", v) for k, v in domain.items()],
-            order="id",
-        )
+        return super()._ledger(backend_id=self.backend.id, **domain)
 
     def test_partner_change_enqueues_profile_job_without_http(self):
         with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
@@ -132,15 +128,7 @@ class TestCapture(EspSyncCase):
         ).create({})._create_payments()
 
     def test_other_company_backend_gets_nothing(self):
-        other = self.env["res.company"].create({"name": "Brand B"})
-        backend_b = self.env["esp.backend"].create(
-            {
-                "name": "Klaviyo B",
-                "provider": "klaviyo",
-                "company_id": other.id,
-                "api_key": "pk_b",
-            }
-        )
+        backend_b = self._other_company_backend()
         self._order()
         self.assertTrue(self._ledger(event_type="order_placed"))
         self.assertFalse(self.events.search([("backend_id", "=", backend_b.id)]))

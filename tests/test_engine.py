@@ -12,19 +12,9 @@ from .common import KLAVIYO_URL, EspSyncCase
 class TestEngine(EspSyncCase):
     """Engine guarantees: companies, consent reach, locks, order, archive."""
 
-    def _ledger(self, **domain):
-        return self.events.search([(k, "=", v) for k, v in domain.items()], order="id")
-
     def test_shared_partner_follows_the_company_it_buys_from(self):
-        company_b = self.env["res.company"].create({"name": "Brand B"})
-        backend_b = self.env["esp.backend"].create(
-            {
-                "name": "Klaviyo B",
-                "provider": "klaviyo",
-                "company_id": company_b.id,
-                "api_key": "pk_b_key",
-            }
-        )
+        backend_b = self._other_company_backend()
+        company_b = backend_b.company_id
         shared = self.env["res.partner"].create(
             {"name": "Shared Sam", "email": "sam@example.com"}
         )
@@ -39,15 +29,7 @@ class TestEngine(EspSyncCase):
         self.assertEqual(profile.backend_id, backend_b)
 
     def test_order_hooks_refresh_the_profile_on_the_order_company_only(self):
-        company_b = self.env["res.company"].create({"name": "Brand B"})
-        backend_b = self.env["esp.backend"].create(
-            {
-                "name": "Klaviyo B",
-                "provider": "klaviyo",
-                "company_id": company_b.id,
-                "api_key": "pk_b_key",
-            }
-        )
+        backend_b = self._other_company_backend()
         self._order()  # company A
         profiles = self._ledger(res_model="res.partner", res_id=self.customer.id)
         self.assertEqual(profiles.backend_id, self.backend)

@@ -68,7 +68,6 @@ class DotdigitalAdapter(OrdersMixin, CatalogMixin, BulkMixin, EspAdapter):
 
     def __init__(self, settings, transport=None):
         super().__init__(settings, transport=transport)
-        self._count = 0
         self.api_endpoint = (settings.extra or {}).get(const.EXTRA_API_ENDPOINT) or ""
 
     # --- the chokepoint -----------------------------------------------------
@@ -115,12 +114,6 @@ class DotdigitalAdapter(OrdersMixin, CatalogMixin, BulkMixin, EspAdapter):
         if response.status_code >= 400:
             raise error_from_response(response, self.settings.secrets)
         return response_json(response)
-
-    def _start(self):
-        self._count = 0
-
-    def _result(self, **values):
-        return DeliveryResult(requests=self._count, **values)
 
     @staticmethod
     def _email(email):

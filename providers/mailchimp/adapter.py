@@ -56,7 +56,6 @@ class MailchimpAdapter(EcommerceMixin, BulkMixin, EspAdapter):
 
     def __init__(self, settings, transport=None):
         super().__init__(settings, transport=transport)
-        self._count = 0
         self._merge_names = {}  # merge tag -> the property name it came from
 
     # --- the chokepoint -----------------------------------------------------
@@ -94,12 +93,6 @@ class MailchimpAdapter(EcommerceMixin, BulkMixin, EspAdapter):
         if response.status_code >= 400:
             raise error_from_response(response, self.settings.secrets)
         return response_json(response)
-
-    def _start(self):
-        self._count = 0
-
-    def _result(self, **values):
-        return DeliveryResult(requests=self._count, **values)
 
     # --- settings helpers ---------------------------------------------------
     def _list_id(self):
