@@ -208,6 +208,18 @@ class EspAdapter(abc.ABC):
     def send_order_event(self, event):
         """Deliver one order lifecycle event (:class:`events.OrderEvent`)."""
 
+    def change_email(self, change):
+        """Move a person to a new address (:class:`events.EmailChange`).
+
+        The person keeps their history, id and consent (never upgraded): the
+        ESP must end with one person at the new address, none at the old.
+        """
+        raise EspError(
+            f"{self.provider} cannot change an email address yet",
+            category=ErrorCategory.CONFIGURATION,
+            code="email_change_unsupported",
+        )
+
     def upsert_catalog_item(self, item):
         """Create or update a product (template with variants)."""
         return DeliveryResult(skipped_reason="catalogue not supported", requests=0)

@@ -159,6 +159,20 @@ class InventoryLevel:
 
 
 @dataclasses.dataclass(frozen=True)
+class EmailChange:
+    """A person's address changed in Odoo: move them at the ESP, never copy.
+
+    ``profile`` carries the new address and everything else; ``old_email``
+    is the address the ESP knows them by; ``esp_id`` is the ESP's own id of
+    that person when Odoo has it (Klaviyo profile id, Mailchimp member hash).
+    """
+
+    old_email: str
+    profile: Profile
+    esp_id: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
 class ConsentUpdate:
     """A consent change made at the ESP, to be applied in Odoo."""
 
