@@ -1,5 +1,7 @@
 """Odoo-side constants: providers, streams, event types, channels, teams."""
 
+import dataclasses
+
 PROVIDERS = [
     ("klaviyo", "Klaviyo"),
     ("mailchimp", "Mailchimp"),
@@ -35,62 +37,83 @@ STREAMS = {
     "catalog": "Catalogue",
 }
 
-EVENT_TYPES = [
-    ("profile", "Profile"),
-    ("consent", "Consent"),
-    ("order_placed", "Placed Order"),
-    ("order_cancelled", "Cancelled Order"),
-    ("order_fulfilled", "Fulfilled Order"),
-    ("order_refunded", "Refunded Order"),
-    ("order_returned", "Returned Items"),
-    ("catalog", "Catalogue item"),
-    ("inventory", "Inventory"),
-]
 
-EVENT_STREAM = {
-    "profile": "profile",
-    "consent": "consent",
-    "order_placed": "order",
-    "order_cancelled": "order",
-    "order_fulfilled": "fulfilment",
-    "order_returned": "fulfilment",
-    "order_refunded": "refund",
-    "catalog": "catalog",
-    "inventory": "catalog",
+@dataclasses.dataclass(frozen=True)
+class EventType:
+    """One kind of ledger row: where it travels and how it is delivered.
+
+    ``coalesce``: rows of one record merge at delivery (the payload is built
+    from the latest data); ``order_kind``: the providers' ``EventKind``;
+    ``sequence``: tie-break inside one transaction (Placed first).
+    """
+
+    code: str
+    label: str
+    stream: str
+    sequence: int
+    urgent: bool = False
+    coalesce: bool = False
+    order_kind: str = ""
+
+
+# The one table of event types: the engine, the views and the tests read it.
+EVENT_TABLE = {
+    spec.code: spec
+    for spec in (
+        EventType("consent", "Consent", "consent", 1, urgent=True, coalesce=True),
+        EventType("email_change", "Email change", "profile", 3),
+        EventType("profile", "Profile", "profile", 5, coalesce=True),
+        EventType("order_placed", "Placed Order", "order", 10, True, False, "placed"),
+        EventType(
+            "order_cancelled", "Cancelled Order", "order", 20, order_kind="cancelled"
+        ),
+        EventType(
+            "order_fulfilled",
+            "Fulfilled Order",
+            "fulfilment",
+            30,
+            order_kind="fulfilled",
+        ),
+        EventType(
+            "order_returned", "Returned Items", "fulfilment", 40, order_kind="returned"
+        ),
+        EventType(
+            "order_refunded", "Refunded Order", "refund", 50, order_kind="refunded"
+        ),
+        EventType("catalog", "Catalogue item", "catalog", 60, coalesce=True),
+        EventType("inventory", "Inventory", "catalog", 70, coalesce=True),
+    )
 }
-
-# Order events and the providers' EventKind values.
+EVENT_TYPES = [(spec.code, spec.label) for spec in EVENT_TABLE.values()]
+EVENT_STREAM = {code: spec.stream for code, spec in EVENT_TABLE.items()}
 ORDER_EVENT_KIND = {
-    "order_placed": "placed",
-    "order_cancelled": "cancelled",
-    "order_fulfilled": "fulfilled",
-    "order_refunded": "refunded",
-    "order_returned": "returned",
+    code: spec.order_kind for code, spec in EVENT_TABLE.items() if spec.order_kind
+}
+EVENT_SEQUENCE = {code: spec.sequence for code, spec in EVENT_TABLE.items()}
+URGENT_EVENTS = {code for code, spec in EVENT_TABLE.items() if spec.urgent}
+COALESCED_EVENTS = {code for code, spec in EVENT_TABLE.items() if spec.coalesce}
+# Order transitions that may happen again (an order cancelled, then confirmed).
+REOCCURRING_EVENTS = {
+    "order_placed": "order_cancelled",
+    "order_cancelled": "order_placed",
 }
 
-# Tie-break inside one ordering group: Placed before Cancelled/Fulfilled/...
-EVENT_SEQUENCE = {
-    "profile": 5,
-    "consent": 1,
-    "order_placed": 10,
-    "order_cancelled": 20,
-    "order_fulfilled": 30,
-    "order_returned": 40,
-    "order_refunded": 50,
-    "catalog": 60,
-    "inventory": 70,
-}
-
-URGENT_EVENTS = {"consent", "order_placed"}
 CHANNEL_URGENT = "root.esp_sync.urgent"
 CHANNEL_BULK = "root.esp_sync.bulk"
+CHANNELS = {"urgent": CHANNEL_URGENT, "bulk": CHANNEL_BULK}
 PRIORITY_URGENT = 5
 PRIORITY_BULK = 50
 
-# Retries of retryable ESP errors (429, 5xx, network), in seconds.
-RETRY_BASE_SECONDS = 30
-RETRY_CAP_SECONDS = 3600
-MAX_ATTEMPTS = 8
+# Delivery: how long a dispatcher job works before handing over to a fresh
+# one, how many groups it reads at a time, and how long a group may keep
+# failing with retryable errors before it becomes an exception.
+DISPATCH_SECONDS = 60
+DISPATCH_BATCH = 50
+DEFAULT_RETRY_BUDGET_HOURS = 4
+# Seconds before a group whose row lock or advisory lock was busy is retried.
+BUSY_RETRY_SECONDS = 2
+# A due row older than this with no live dispatcher is woken by the watchdog.
+WATCHDOG_GRACE_SECONDS = 60
 
 ERROR_CATEGORIES = [
     ("data", "Data"),
@@ -98,6 +121,7 @@ ERROR_CATEGORIES = [
     ("rate_limit", "Rate limit"),
     ("transient", "Transient"),
     ("authentication", "Authentication"),
+    ("unexpected", "Unexpected error"),
 ]
 
 TEAMS = [
@@ -114,6 +138,7 @@ CATEGORY_TEAM = {
     "authentication": "it",
     "rate_limit": "operations",
     "transient": "operations",
+    "unexpected": "it",
 }
 
 # People with an email, no internal user, who bought, were invoiced or opted

@@ -5,11 +5,14 @@ from . import esp_sync_event
 from . import esp_sync_binding
 from . import esp_sync_exception
 from . import esp_sync_values
+from . import esp_sync_delivery
 from . import esp_sync_mixin
 from . import esp_backfill
 from . import esp_backfill_batch
 from . import res_partner
 from . import mail_blacklist
+from . import res_partner_category
+from . import base_partner_merge
 from . import sale_order
 from . import stock_picking
 from . import stock_move

@@ -5,10 +5,14 @@ from datetime import timedelta
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
+from odoo.tools import SQL
 from odoo.tools.safe_eval import safe_eval
+
+from odoo.addons.queue_job.exception import RetryableJobError
 
 from .. import const
 from ..providers import BackendSettings, EspError, get_adapter
+from ..providers.retry import retry_delay
 
 
 class EspBackend(models.Model):
@@ -124,6 +128,26 @@ class EspBackend(models.Model):
         help="Alert when a change waits longer than this to reach the ESP.",
     )
     last_consent_poll_at = fields.Datetime(readonly=True, copy=False)
+    retry_budget_hours = fields.Integer(
+        "Retry budget (hours)",
+        default=const.DEFAULT_RETRY_BUDGET_HOURS,
+        help="How long a delivery keeps retrying after rate limits, outages and "
+        "server errors before it becomes an exception for operations.",
+    )
+    email_removed_policy = fields.Selection(
+        [("unsubscribe", "Unsubscribe the old address"), ("keep", "Leave it")],
+        "When an email is removed",
+        default="unsubscribe",
+        required=True,
+        help="A customer's address removed in Odoo: unsubscribe it at the ESP "
+        "so no one keeps mailing it, or leave the ESP as it is.",
+    )
+    resync_needed = fields.Boolean(
+        readonly=True,
+        copy=False,
+        help="The mapping or the streams changed since the last full sync: "
+        "existing records carry the old shape until they are resynced.",
+    )
     mapping_ids = fields.One2many("esp.field.mapping", "backend_id", "Field mapping")
     audience_rule_ids = fields.One2many(
         "esp.audience.rule",
@@ -235,6 +259,31 @@ class EspBackend(models.Model):
             vals.setdefault("webhook_signing_secret", secrets.token_urlsafe(32))
         return super().create(vals_list)
 
+    def write(self, vals):
+        switched = {"sync_profiles", "sync_consent", "partner_domain"} & set(vals)
+        if switched and "resync_needed" not in vals:
+            vals = dict(vals, resync_needed=True)
+        return super().write(vals)
+
+    def action_resync(self):
+        """Resend every in-scope profile as a backfill (after a mapping change)."""
+        self.ensure_one()
+        self.env["esp.sync.delivery"]._esp_check_admin_or_manager()
+        run = (
+            self.env["esp.backfill"]
+            .sudo()
+            .create({"backend_id": self.id, "scope": "profiles"})
+        )
+        run.action_start()
+        self.sudo().resync_needed = False
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": "esp.backfill",
+            "res_id": run.id,
+            "view_mode": "form",
+            "target": "current",
+        }
+
     # ---------------------------------------------------------------- actions
     def action_test_connection(self):
         """Call the ESP with the stored credentials and report the result."""
@@ -274,7 +323,8 @@ class EspBackend(models.Model):
 
     def action_deliver_pending(self):
         """Enqueue delivery of every pending change, whatever its mode."""
-        for backend in self:
+        self.env["esp.sync.delivery"]._esp_check_admin_or_manager()
+        for backend in self.sudo():
             backend._esp_enqueue_pending()
         return True
 
@@ -442,11 +492,21 @@ class EspBackend(models.Model):
         }[stream]
         return self.sudo().search([("company_id", "=", company.id)]).filtered(switch)
 
-    def _esp_sync_partners(self, partners):
-        """Return the subset of ``partners`` this backend syncs."""
+    def _esp_in_scope(self, partners, companies=None):
+        """The subset of ``partners`` this backend syncs: the one scope rule.
+
+        Used by capture, backfill and audience routing alike: the backend's
+        company is one of the partner's companies, the partner matches the
+        backend's domain (evaluated as superuser; a broken domain is an IT
+        exception, never a failed user write), is no company's own partner,
+        and matches an audience rule when the backend has rules.
+        """
         self.ensure_one()
         if not partners:
             return partners
+        partners = partners.sudo()
+        companies = companies or partners._esp_companies_of()
+        partners = partners.filtered(lambda p: self.company_id in companies[p.id])
         company_partners = self.env["res.company"].sudo().search([]).partner_id
         candidates = partners.sudo().with_context(active_test=False)
         try:
@@ -474,20 +534,19 @@ class EspBackend(models.Model):
         return synced
 
     def _esp_knows(self, partner):
-        """True when this backend already holds a profile for ``partner``'s email."""
+        """True when this backend holds ``partner`` or someone with their email."""
         self.ensure_one()
-        if not partner.email_normalized:
-            return False
+        domain = [("partner_id", "=", partner.id)]
+        if partner.email_normalized:
+            domain = [
+                "|",
+                ("partner_id", "=", partner.id),
+                ("partner_id.email_normalized", "=", partner.email_normalized),
+            ]
         return bool(
             self.env["esp.sync.binding"]
             .sudo()
-            .search_count(
-                [
-                    ("backend_id", "=", self.id),
-                    ("partner_id.email_normalized", "=", partner.email_normalized),
-                ],
-                limit=1,
-            )
+            .search_count([("backend_id", "=", self.id), *domain], limit=1)
         )
 
     def _esp_sync_products(self, templates):
@@ -502,45 +561,35 @@ class EspBackend(models.Model):
         self.ensure_one()
         return self[f"{stream}_mode"]
 
-    # ----------------------------------------------------------- enqueueing
-    def _esp_enqueue_group(self, group_ref, urgent=False, eta=None):
-        """Enqueue (or coalesce into) the delivery job of one ordering group."""
+    # ---------------------------------------------------------------- jobs
+    def _esp_dispatch(self, channel):
+        """Job: deliver this backend's due ordering groups (esp.sync.delivery)."""
         self.ensure_one()
-        return self.with_delay(
-            channel=const.CHANNEL_URGENT if urgent else const.CHANNEL_BULK,
-            priority=const.PRIORITY_URGENT if urgent else const.PRIORITY_BULK,
-            identity_key=f"esp_sync:{self.id}:{group_ref}",
-            max_retries=const.MAX_ATTEMPTS,
-            eta=eta,
-            description=_(
-                "ESP delivery: %(backend)s %(group)s",
-                backend=self.name,
-                group=group_ref,
-            ),
-        )._esp_deliver_group(group_ref)
+        return self.env["esp.sync.delivery"]._esp_dispatch(self, channel)
 
     def _esp_enqueue_pending(self, scheduled_only=False):
-        """Enqueue one job per ordering group that has pending events."""
+        """Make every pending row of this backend due now and wake delivery."""
         self.ensure_one()
-        domain = [("backend_id", "=", self.id), ("state", "=", "pending")]
-        if scheduled_only:
-            domain.append(("mode", "=", "scheduled"))
-        groups = (
-            self.env["esp.sync.event"]
-            .sudo()
-            ._read_group(domain, ["group_ref"], ["priority:min"])
-        )
-        for group_ref, min_priority in groups:
-            self._esp_enqueue_group(
-                group_ref, urgent=min_priority <= const.PRIORITY_URGENT
+        mode = SQL("AND mode = 'scheduled'") if scheduled_only else SQL("")
+        self.env.cr.execute(
+            SQL(
+                """
+                UPDATE esp_sync_event SET due_at = %s
+                 WHERE backend_id = %s AND state = 'pending'
+                   AND (due_at IS NULL OR due_at > %s) %s
+                """,
+                fields.Datetime.now(),
+                self.id,
+                fields.Datetime.now(),
+                mode,
             )
-        return len(groups)
-
-    # ---------------------------------------------------------------- jobs
-    def _esp_deliver_group(self, group_ref):
-        """Job: deliver the pending events of one ordering group, in order."""
-        self.ensure_one()
-        return self.env["esp.sync.event"]._esp_deliver_pending(self, group_ref)
+        )
+        count = self.env.cr.rowcount
+        self.env["esp.sync.event"].invalidate_model(["due_at"])
+        self.env["esp.sync.delivery"]._esp_wake(
+            {(self.id, channel) for channel in const.CHANNELS}
+        )
+        return count
 
     # ---------------------------------------------------------------- crons
     @api.model
@@ -616,6 +665,11 @@ class EspBackend(models.Model):
             for adapter in self._esp_audience_adapters():
                 updates += adapter.fetch_consent_updates(since)
         except EspError as err:
+            if err.retryable:
+                # Soon, by the one retry policy, not at the next cron run.
+                raise RetryableJobError(
+                    str(err), seconds=int(retry_delay(err, 0)), ignore_retry=True
+                ) from err
             self.env["esp.sync.exception"]._esp_record(self, self, err)
             return str(err)
         applied = self.env["res.partner"]._esp_apply_consent_updates(self, updates)

@@ -191,6 +191,9 @@ class EspBackfill(models.Model):
         if not records:
             return self._esp_next_phase(adapter)
         partners = records if self.phase == "profiles" else records.partner_id
+        # The same scope as live capture: shared partners go only to the
+        # backends of the companies they deal with.
+        partners = self.backend_id._esp_in_scope(partners)
         groups = self.env["esp.audience.rule"]._esp_audience_groups(
             self.backend_id, adapter, partners
         )

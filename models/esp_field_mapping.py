@@ -52,6 +52,26 @@ class EspFieldMapping(models.Model):
         )
     ]
 
+    @api.model_create_multi
+    def create(self, vals_list):
+        mappings = super().create(vals_list)
+        self.env.registry.clear_cache()  # partner capture caches mapped roots
+        mappings.backend_id.sudo().write({"resync_needed": True})
+        return mappings
+
+    def write(self, vals):
+        result = super().write(vals)
+        self.env.registry.clear_cache()
+        self.backend_id.sudo().write({"resync_needed": True})
+        return result
+
+    def unlink(self):
+        backends = self.backend_id
+        result = super().unlink()
+        self.env.registry.clear_cache()
+        backends.sudo().write({"resync_needed": True})
+        return result
+
     @api.constrains("field_path")
     def _check_field_path(self):
         for mapping in self:

@@ -1,10 +1,18 @@
 # Copyright 2026 esp_sync developers
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 from odoo import _, api, fields, models
+from odoo.tools import SQL
+
+from .. import const
 
 
 class EspSyncBinding(models.Model):
-    """Where one Odoo record stands in one backend (connector's binding)."""
+    """Where one stream of one Odoo record stands in one backend.
+
+    One row per (backend, record, stream): the consent and profile of one
+    person are delivered by different jobs, each writing its own row, so two
+    channels never race on one binding, and each stream's state is its own.
+    """
 
     _name = "esp.sync.binding"
     _description = "ESP Sync Status"
@@ -17,6 +25,11 @@ class EspSyncBinding(models.Model):
     provider = fields.Selection(related="backend_id.provider")
     res_model = fields.Char("Model", required=True, index=True)
     res_id = fields.Many2oneReference("Record id", model_field="res_model", index=True)
+    stream = fields.Selection(
+        [(code, label) for code, label in const.STREAMS.items()],
+        required=True,
+        default="profile",
+    )
     partner_id = fields.Many2one("res.partner", ondelete="cascade", index=True)
     sale_order_id = fields.Many2one("sale.order", ondelete="cascade", index=True)
     external_id = fields.Char("ESP id", readonly=True)
@@ -32,13 +45,20 @@ class EspSyncBinding(models.Model):
     last_sync_at = fields.Datetime("Last sync", readonly=True)
     last_error = fields.Char(readonly=True)
     last_payload_hash = fields.Char(readonly=True)
+    last_consent_sent = fields.Char(
+        readonly=True,
+        help="The consent state esp_sync last told the ESP (subscribed, "
+        "unsubscribed, suppressed): what the ESP reports back with this state "
+        "is an echo, not a new decision.",
+    )
+    last_consent_sent_at = fields.Datetime(readonly=True)
     pending_count = fields.Integer(compute="_compute_pending_count")
 
     _sql_constraints = [
         (
             "record_unique",
-            "unique(backend_id, res_model, res_id)",
-            "A record has one sync status per backend.",
+            "unique(backend_id, res_model, res_id, stream)",
+            "A record has one sync status per backend and stream.",
         )
     ]
 
@@ -55,35 +75,58 @@ class EspSyncBinding(models.Model):
             )
 
     @api.model
-    def _esp_get(self, backend, record):
-        """Return the binding of ``record`` on ``backend``, created if missing."""
-        binding = self.sudo().search(
+    def _esp_get(self, backend, record, stream="profile"):
+        """Return the binding of ``record``'s ``stream`` on ``backend``.
+
+        Created race-free (``INSERT ... ON CONFLICT DO NOTHING``): two jobs
+        may reach the same record at once.
+        """
+        self.env.cr.execute(
+            SQL(
+                """
+                INSERT INTO esp_sync_binding (
+                    backend_id, company_id, res_model, res_id, stream,
+                    partner_id, sale_order_id, state, create_uid, create_date,
+                    write_uid, write_date)
+                SELECT %s, %s, %s, %s, %s, %s, %s, 'pending', %s,
+                       now() at time zone 'UTC', %s, now() at time zone 'UTC'
+                ON CONFLICT (backend_id, res_model, res_id, stream) DO NOTHING
+                """,
+                backend.id,
+                backend.company_id.id,
+                record._name,
+                record.id,
+                stream,
+                record.id if record._name == "res.partner" else None,
+                record.id if record._name == "sale.order" else None,
+                self.env.uid,
+                self.env.uid,
+            )
+        )
+        return self.sudo().search(
             [
                 ("backend_id", "=", backend.id),
                 ("res_model", "=", record._name),
                 ("res_id", "=", record.id),
+                ("stream", "=", stream),
             ],
             limit=1,
         )
-        if not binding:
-            vals = {
-                "backend_id": backend.id,
-                "res_model": record._name,
-                "res_id": record.id,
-            }
-            if record._name == "res.partner":
-                vals["partner_id"] = record.id
-            elif record._name == "sale.order":
-                vals["sale_order_id"] = record.id
-            binding = self.sudo().create(vals)
-        return binding
 
-    def _esp_mark_synced(self, event, result, payload_hash):
+    def _esp_mark_synced(self, event, result, payload_hash, values=None):
         vals = {
             "state": "synced",
             "last_sync_at": fields.Datetime.now(),
             "last_error": False,
         }
+        consent = (
+            getattr(values, "status", None) if event.event_type == "consent" else None
+        )
+        if consent is not None and not result.skipped_reason:
+            vals["last_consent_sent"] = (
+                "suppressed" if values.suppressed else consent.value
+            )
+            vals["last_consent_sent_at"] = vals["last_sync_at"]
         if event.event_type in ("profile", "catalog"):
             vals["last_payload_hash"] = payload_hash
         if result.external_id:
@@ -111,7 +154,8 @@ class EspSyncBinding(models.Model):
 
     def action_sync_now(self):
         """Queue a fresh delivery of the bound record, on the urgent channel."""
-        for binding in self:
+        self.env["esp.sync.delivery"]._esp_check_admin_or_manager()
+        for binding in self.sudo():
             record = self.env[binding.res_model].browse(binding.res_id).exists()
             if record:
                 record._esp_sync_now(binding.backend_id)

@@ -23,6 +23,12 @@ class EspSyncException(models.Model):
     res_model = fields.Char("Model", required=True, index=True)
     res_id = fields.Many2oneReference("Record id", model_field="res_model", index=True)
     record_name = fields.Char("Record")
+    stream = fields.Selection(
+        [(code, label) for code, label in const.STREAMS.items()],
+        index=True,
+        help="The stream whose delivery failed; a later success of the same "
+        "stream closes the exception.",
+    )
     category = fields.Selection(const.ERROR_CATEGORIES, required=True, index=True)
     team = fields.Selection(
         const.TEAMS,
@@ -34,6 +40,11 @@ class EspSyncException(models.Model):
     code = fields.Char(help="The ESP's error code or esp_sync's own.")
     field = fields.Char(help="The field the ESP named, when it named one.")
     message = fields.Text(required=True)
+    traceback = fields.Text(
+        groups="base.group_system",
+        readonly=True,
+        help="Where an unexpected error happened, for IT.",
+    )
     first_seen = fields.Datetime(default=fields.Datetime.now, required=True)
     last_seen = fields.Datetime(default=fields.Datetime.now, required=True)
     count = fields.Integer(default=1)
@@ -52,26 +63,41 @@ class EspSyncException(models.Model):
             exception.team = const.CATEGORY_TEAM.get(exception.category, "it")
 
     @api.model
-    def _esp_record(self, backend, record, error, events=None):
-        """Open an exception for ``record`` or count one more occurrence."""
+    def _esp_record(
+        self,
+        backend,
+        record,
+        error,
+        events=None,
+        stream=None,
+        trace=None,
+        category=None,
+    ):
+        """Open an exception for ``record`` or count one more occurrence.
+
+        One open exception per backend, record, stream and category: the
+        consent and profile jobs of one person never write the same row.
+        """
+        settings = backend._esp_settings()
         message = redact(
-            error.message if hasattr(error, "message") else error,
-            backend._esp_settings().secrets,
+            error.message if hasattr(error, "message") else error, settings.secrets
         )
         if getattr(error, "field", None):
             message = _(
                 "%(message)s (field: %(field)s)", message=message, field=error.field
             )
-        category = str(
+        category = category or str(
             getattr(error, "category", "data").value
             if hasattr(getattr(error, "category", None), "value")
             else getattr(error, "category", "data")
         )
+        trace = redact(trace, settings.secrets) if trace else False
         existing = self.sudo().search(
             [
                 ("backend_id", "=", backend.id),
                 ("res_model", "=", record._name),
                 ("res_id", "=", record.id),
+                ("stream", "=", stream or False),
                 ("category", "=", category),
                 ("state", "=", "open"),
             ],
@@ -83,6 +109,7 @@ class EspSyncException(models.Model):
                     "count": existing.count + 1,
                     "last_seen": fields.Datetime.now(),
                     "message": message,
+                    "traceback": trace,
                 }
             )
             return existing
@@ -92,21 +119,24 @@ class EspSyncException(models.Model):
                 "res_model": record._name,
                 "res_id": record.id,
                 "record_name": record.display_name,
+                "stream": stream or False,
                 "category": category,
                 "code": getattr(error, "code", None) or False,
                 "field": getattr(error, "field", None) or False,
                 "message": message,
+                "traceback": trace,
             }
         )
 
     @api.model
-    def _esp_resolve(self, backend, record):
-        """A later delivery of ``record`` worked: close its open exceptions."""
+    def _esp_resolve(self, backend, record, stream=None):
+        """A delivery of ``record``'s ``stream`` worked: close what it was about."""
         self.sudo().search(
             [
                 ("backend_id", "=", backend.id),
                 ("res_model", "=", record._name),
                 ("res_id", "=", record.id),
+                ("stream", "=", stream or False),
                 ("state", "=", "open"),
             ]
         ).write({"state": "resolved"})
@@ -120,9 +150,12 @@ class EspSyncException(models.Model):
 
     def action_ignore(self):
         self.write({"state": "ignored"})
-        self.sudo().event_ids.filtered(lambda e: e.state == "failed").write(
+        failed = self.sudo().event_ids.filtered(lambda e: e.state == "failed")
+        failed.write(
             {"state": "skipped", "note": _("Ignored by %s", self.env.user.name)}
         )
+        # What waited behind the ignored rows goes on.
+        self.env["esp.sync.delivery"]._esp_release_groups(failed)
         return True
 
     def action_open_record(self):

@@ -55,26 +55,39 @@ class EspSyncMixin(models.AbstractModel):
     def _esp_capturing(self):
         return not self.env.context.get(const.NO_CAPTURE)
 
-    def _esp_capture(self, event_type, backends=None):
+    def _esp_capture(self, event_type, backends=None, extra=None):
         """Record ``event_type`` for each record on each backend concerned.
 
-        Runs in the user's transaction and only writes ledger rows and
-        enqueues jobs: no ESP is called here.
+        Runs in the user's transaction, as superuser whatever the user's ESP
+        rights, and only inserts ledger rows (one statement) and asks for a
+        wake-up after commit: no ESP is called here. ``extra``: per-record
+        column values, ``{record id: {column: value}}``.
         """
-        if not self._esp_capturing():
-            return
-        ledger = self.env["esp.sync.event"]
-        backend_model = self.env["esp.backend"]
+        if not self or not self._esp_capturing():
+            return 0
+        records = self.sudo()
+        return self.env["esp.sync.event"]._esp_record_many(
+            records._esp_capture_entries(event_type, backends, extra)
+        )
+
+    def _esp_capture_entries(self, event_type, backends=None, extra=None):
+        """The ledger entries of a capture: who hears about which record.
+
+        One backend search per company and one scope evaluation per backend
+        for all records: the cost does not grow per record.
+        """
+        backend_model = self.env["esp.backend"].sudo()
         stream = const.EVENT_STREAM[event_type]
-        # Which backends hear about which records: one backend search per
-        # company, then one domain evaluation per backend for all records.
         company_backends = {}
         targets = {}
+        if backends is None:
+            companies = self._esp_companies_of()
         for record in self:
-            candidates = backends
-            if candidates is None:
+            if backends is not None:
+                candidates = backends.sudo()
+            else:
                 candidates = backend_model.browse()
-                for company in record._esp_companies():
+                for company in companies[record.id]:
                     if company not in company_backends:
                         company_backends[company] = (
                             backend_model._esp_backends_for_company(company, stream)
@@ -82,19 +95,50 @@ class EspSyncMixin(models.AbstractModel):
                     candidates |= company_backends[company]
             for backend in candidates:
                 targets.setdefault(backend, []).append(record)
+        entries = []
         for backend, records in targets.items():
-            people = self.env["res.partner"].union(
-                *(record._esp_partner() for record in records)
+            people = (
+                self.env["res.partner"]
+                .sudo()
+                .union(*(record._esp_partner() for record in records))
             )
-            synced = backend._esp_sync_partners(people)
+            synced = backend._esp_in_scope(people)
             for record in records:
                 partner = record._esp_partner()
-                if partner and partner not in synced:
-                    # An opt-out must still reach every ESP that knows the
-                    # person, even once they left the sync domain.
-                    if event_type != "consent" or not backend._esp_knows(partner):
-                        continue
-                ledger._esp_record(backend, event_type, record, record._esp_group())
+                if (
+                    partner
+                    and partner not in synced
+                    and not self._esp_keep_out_of_scope(backend, event_type, partner)
+                ):
+                    continue
+                entries.append(
+                    (
+                        backend,
+                        event_type,
+                        record,
+                        record._esp_group(),
+                        (extra or {}).get(record.id),
+                    )
+                )
+        return entries
+
+    @api.model
+    def _esp_keep_out_of_scope(self, backend, event_type, partner):
+        """Rows recorded although the person is outside the backend's scope.
+
+        An opt-out or an email change must still reach every ESP that knows
+        the person; an order of a customer without an email is recorded so
+        that it fails visibly (a data exception) instead of vanishing.
+        """
+        if event_type in ("consent", "email_change"):
+            return backend._esp_knows(partner)
+        if const.EVENT_STREAM[event_type] in ("order", "fulfilment", "refund"):
+            return not partner.email
+        return False
+
+    def _esp_companies_of(self):
+        """``{record id: companies}`` whose backends hear about each record."""
+        return {record.id: record._esp_companies() for record in self}
 
     def _esp_capture_partner_profile(self):
         """Refresh the profile of each record's person on its company's backends.
@@ -102,25 +146,38 @@ class EspSyncMixin(models.AbstractModel):
         Orders, deliveries and credit notes change the commerce properties of
         their customer, on the backends of the document's company only.
         """
-        backend_model = self.env["esp.backend"]
+        backend_model = self.env["esp.backend"].sudo()
+        by_company = {}
         for record in self:
             partner = record._esp_partner()
-            if partner:
-                partner._esp_capture(
-                    "profile",
-                    backend_model._esp_backends_for_company(
-                        record._esp_company(), "profile"
-                    ),
-                )
+            if partner and partner.email:
+                by_company.setdefault(record._esp_company(), set()).add(partner.id)
+        for company, partner_ids in by_company.items():
+            self.env["res.partner"].browse(sorted(partner_ids))._esp_capture(
+                "profile", backend_model._esp_backends_for_company(company, "profile")
+            )
 
     def action_esp_sync_now(self):
         """The form's Sync now button: deliver again, on every backend."""
+        self._esp_check_sync_rights()
         self._esp_sync_now()
         return True
 
+    def _esp_check_sync_rights(self):
+        """Sync now is for ESP Sync managers (checked here, not by the view)."""
+        self.env["esp.sync.delivery"]._esp_check_admin_or_manager()
+
     def _esp_sync_now(self, backend=None):
-        """Queue a fresh delivery of these records (override)."""
-        raise NotImplementedError
+        """Retry what failed or waits in these records' ordering groups."""
+        self._esp_check_sync_rights()
+        groups = [
+            f"{record._esp_group()._name},{record._esp_group().id}" for record in self
+        ]
+        domain = [("group_ref", "in", groups), ("state", "in", ("pending", "failed"))]
+        if backend:
+            domain.append(("backend_id", "=", backend.id))
+        self.env["esp.sync.event"].sudo().search(domain).action_retry()
+        return True
 
     def _esp_forget_payloads(self, backend=None):
         """Forget what was last sent, so the next delivery is not skipped."""

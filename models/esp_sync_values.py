@@ -3,6 +3,8 @@
 """Turn Odoo records into the plain values adapters understand."""
 
 import datetime
+import hashlib
+import json
 
 from odoo import _, api, models
 from odoo.tools import SQL, email_normalize
@@ -13,6 +15,31 @@ from ..providers import events as ev
 from ..providers.base import is_usable_email
 
 RECENT_RETURN_DAYS = 30
+# Commerce properties every profile carries; a customer without orders (or
+# whose only order was cancelled) sends them cleared, never stale.
+EMPTY_COMMERCE = {
+    "Order Count": 0,
+    "Total Spend": 0.0,
+    "First Order Date": None,
+    "Last Order Date": None,
+    "Total Refunded": 0.0,
+    "Last Refund Date": None,
+    "Recently Returned": False,
+    "Last Return Date": None,
+}
+
+
+class EspSkip(Exception):
+    """Nothing to send for this row, and why (not an error).
+
+    ``capture``: ``(records, event_type)`` to record instead (an inventory
+    change for an item the ESP does not have yet sends the whole item).
+    """
+
+    def __init__(self, reason, capture=None):
+        super().__init__(reason)
+        self.reason = reason
+        self.capture = capture
 
 
 def _utc(value):
@@ -20,7 +47,21 @@ def _utc(value):
         return None
     if isinstance(value, datetime.date) and not isinstance(value, datetime.datetime):
         value = datetime.datetime.combine(value, datetime.time())
-    return value.replace(tzinfo=datetime.UTC)
+    return value.replace(tzinfo=datetime.timezone.utc)
+
+
+def payload_hash(values):
+    """A stable digest of the plain values delivered (dataclasses included)."""
+    raw = json.dumps(values, default=_jsonable, sort_keys=True)
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def _jsonable(value):
+    if hasattr(value, "__dataclass_fields__"):
+        return {name: getattr(value, name) for name in value.__dataclass_fields__}
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
 
 
 class EspSyncValues(models.AbstractModel):
@@ -31,20 +72,28 @@ class EspSyncValues(models.AbstractModel):
 
     @api.model
     def _esp_build(self, event, record):
-        """Return the plain values for ``event`` or None if it was skipped."""
+        """Return the plain values for ``event``; raise EspSkip or EspError.
+
+        Builders only read: they never write the ledger.
+        """
         backend = event.backend_id
         if event.event_type == "profile":
             return self._esp_profile(backend, record)
+        if event.event_type == "email_change":
+            return self._esp_email_change(event, record)
         if event.event_type == "consent":
-            if backend.consent_master != "odoo":
-                event._esp_mark_skipped(
+            consent = self._esp_consent(backend, record)
+            if backend.consent_master != "odoo" and not (
+                consent.suppressed or consent.status == ev.ConsentStatus.UNSUBSCRIBED
+            ):
+                # Withdrawals always reach the ESP; opt-ins follow the master.
+                raise EspSkip(
                     _(
-                        "%(provider)s owns subscription status for this backend.",
+                        "%(provider)s owns opt-ins for this backend.",
                         provider=backend.provider.title(),
                     )
                 )
-                return None
-            return self._esp_consent(backend, record)
+            return consent
         if event.event_type in const.ORDER_EVENT_KIND:
             return self._esp_order_event(event, record)
         if event.event_type == "catalog":
@@ -85,6 +134,44 @@ class EspSyncValues(models.AbstractModel):
         return normalized
 
     @api.model
+    def _esp_email_change(self, event, partner):
+        """Move the person from ``event.old_email``; or forget a removed address.
+
+        With no address left, the old one is unsubscribed (the backend's
+        policy), so nobody keeps mailing an address the customer took back.
+        """
+        backend = event.backend_id
+        old = (event.old_email or "").lower()
+        if not partner.email:
+            if backend.email_removed_policy != "unsubscribe" or not old:
+                raise EspSkip(_("The address was removed; the ESP keeps it."))
+            return ev.Consent(
+                email=old,
+                external_id=self._esp_external_id(backend, old),
+                status=ev.ConsentStatus.UNSUBSCRIBED,
+                source=backend.consent_source or "Odoo",
+            )
+        profile = self._esp_profile(backend, partner)
+        if not old or old == profile.email:
+            raise EspSkip(_("The address did not change."))
+        binding = (
+            self.env["esp.sync.binding"]
+            .sudo()
+            .search(
+                [
+                    ("backend_id", "=", backend.id),
+                    ("res_model", "=", "res.partner"),
+                    ("res_id", "=", partner.id),
+                    ("stream", "=", "profile"),
+                ],
+                limit=1,
+            )
+        )
+        return ev.EmailChange(
+            old_email=old, profile=profile, esp_id=binding.external_id or ""
+        )
+
+    @api.model
     def _esp_canonical_partner(self, backend, email):
         """The oldest partner with ``email``: all of them feed one profile."""
         return (
@@ -113,7 +200,7 @@ class EspSyncValues(models.AbstractModel):
         email = self._esp_email(partner)
         if commerce is None:
             commerce = self._esp_commerce_properties(backend, [email])
-        properties = dict(commerce.get(email, {}))
+        properties = dict(EMPTY_COMMERCE, **commerce.get(email, {}))
         properties.update(backend.mapping_ids._esp_values(partner))
         first, _sep, last = (partner.name or "").partition(" ")
         return ev.Profile(
@@ -233,9 +320,6 @@ class EspSyncValues(models.AbstractModel):
             )
             result[email]["Recently Returned"] = recent
             result[email]["Last Return Date"] = returned_at.isoformat()
-        for props in result.values():
-            if props:
-                props.setdefault("Recently Returned", False)
         return result
 
     # ----------------------------------------------------------------- orders
@@ -321,10 +405,9 @@ class EspSyncValues(models.AbstractModel):
         kind = ev.EventKind(const.ORDER_EVENT_KIND[event.event_type])
         order = record._esp_sale_order() if record._name != "sale.order" else record
         if not order:
-            event._esp_mark_skipped(
+            raise EspSkip(
                 _("%(name)s is linked to no sale order.", name=record.display_name)
             )
-            return None
         snapshot = self._esp_order(backend, order)
         lines, value, reference = snapshot.lines, snapshot.total, ""
         if record._name == "stock.picking":
@@ -384,7 +467,7 @@ class EspSyncValues(models.AbstractModel):
     def _esp_backfill_orders(self, backend, orders):
         """Placed Order events of past orders, flagged so no flow fires."""
         events, errors = [], []
-        partners = backend._esp_sync_partners(orders.partner_id)
+        partners = backend._esp_in_scope(orders.partner_id)
         for order in orders.filtered(lambda o: o.partner_id in partners):
             key = f"{order._name}:{order.id}:order_placed"
             try:
@@ -427,10 +510,7 @@ class EspSyncValues(models.AbstractModel):
         backend = event.backend_id
         sold = template.active and bool(backend._esp_sync_products(template))
         if not sold and not self._esp_catalog_synced(backend, template):
-            event._esp_mark_skipped(
-                _("%(name)s is not sold online.", name=template.display_name)
-            )
-            return None
+            raise EspSkip(_("%(name)s is not sold online.", name=template.display_name))
         template = template.with_context(
             allowed_company_ids=backend.company_id.ids, active_test=False
         )
@@ -471,16 +551,14 @@ class EspSyncValues(models.AbstractModel):
         synced_at = self._esp_catalog_synced(backend, template)
         if not synced_at:
             # The item is not at the ESP yet: send it whole, with its stock.
-            template._esp_capture("catalog", backend)
-            event._esp_mark_skipped(
-                _("The catalogue item is not at the ESP yet; it carries the stock.")
+            raise EspSkip(
+                _("The catalogue item is not at the ESP yet; it carries the stock."),
+                capture=(template, "catalog"),
             )
-            return None
         if synced_at > event.occurred_at:
-            event._esp_mark_skipped(
+            raise EspSkip(
                 _("The catalogue item sent after this change carried the stock.")
             )
-            return None
         sold = template.active and bool(backend._esp_sync_products(template))
         variant = variant.with_context(allowed_company_ids=backend.company_id.ids)
         return [

@@ -72,6 +72,7 @@ class ProductTemplate(models.Model):
 
     def _esp_sync_now(self, backend=None):
         """Send the catalogue item again, even if nothing changed."""
+        self._esp_check_sync_rights()
         self._esp_forget_payloads(backend)
         if backend:
             for template in self:

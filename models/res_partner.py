@@ -1,8 +1,12 @@
 # Copyright 2026 esp_sync developers
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-from odoo import _, api, fields, models
+from datetime import timedelta
+
+from odoo import _, api, fields, models, tools
+from odoo.tools import SQL
 
 from .. import const
+from .esp_sync_values import RECENT_RETURN_DAYS
 
 
 class ResPartner(models.Model):
@@ -34,24 +38,54 @@ class ResPartner(models.Model):
         return self.company_id or self.env.company
 
     def _esp_companies(self):
+        return self._esp_companies_of()[self.id]
+
+    def _esp_companies_of(self):
         """A partner's own company; for a shared partner, the companies it
-        bought from or was invoiced by (else the current company)."""
-        self.ensure_one()
-        if self.company_id:
-            return self.company_id
-        commercial = self.commercial_partner_id.id
-        companies = self.env["res.company"]
-        for model in ("sale.order", "account.move"):
-            domain = [("partner_id", "child_of", commercial)]
-            if model == "sale.order":
-                domain.append(("state", "=", "sale"))
-            else:
-                domain += [("state", "=", "posted"), ("move_type", "like", "out_")]
-            for (company,) in (
-                self.env[model].sudo()._read_group(domain, ["company_id"])
-            ):
-                companies |= company
-        return companies or self.env.company
+        bought from or was invoiced by (else the current company).
+
+        Two grouped queries for the whole recordset; none when the database
+        has a single company.
+        """
+        result = {partner.id: partner.company_id for partner in self}
+        shared = self.filtered(lambda p: not p.company_id)
+        if not shared:
+            return result
+        companies = self.env["res.company"].sudo().search([])
+        if len(companies) <= 1:
+            result.update({partner.id: self.env.company for partner in shared})
+            return result
+        commercial = {p.id: p.commercial_partner_id.id for p in shared}
+        self.env["sale.order"].flush_model(["state", "partner_id", "company_id"])
+        self.env["account.move"].flush_model(
+            ["state", "partner_id", "company_id", "move_type"]
+        )
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT p.commercial_partner_id, so.company_id
+                  FROM sale_order so JOIN res_partner p ON p.id = so.partner_id
+                 WHERE so.state = 'sale' AND p.commercial_partner_id = ANY(%s)
+                 UNION
+                SELECT p.commercial_partner_id, m.company_id
+                  FROM account_move m JOIN res_partner p ON p.id = m.partner_id
+                 WHERE m.state = 'posted'
+                   AND m.move_type IN ('out_invoice', 'out_refund', 'out_receipt')
+                   AND p.commercial_partner_id = ANY(%s)
+                """,
+                list(set(commercial.values())),
+                list(set(commercial.values())),
+            )
+        )
+        found = {}
+        for commercial_id, company_id in self.env.cr.fetchall():
+            found.setdefault(commercial_id, []).append(company_id)
+        for partner in shared:
+            found_ids = found.get(commercial[partner.id])
+            result[partner.id] = (
+                companies.browse(found_ids) if found_ids else self.env.company
+            )
+        return result
 
     def _esp_consent_status(self):
         """subscribed / unsubscribed / never, from Odoo's own records."""
@@ -92,16 +126,35 @@ class ResPartner(models.Model):
             else:
                 withdrawn = self.filtered("esp_marketing_opt_in")
                 withdrawn.write({"esp_consent_withdrawn_at": fields.Datetime.now()})
+        capturing = self._esp_capturing() and bool(
+            set(vals) & self._esp_watched_fields()
+        )
+        old_emails = {}
+        if capturing and "email" in vals:
+            old_emails = {p.id: p.email_normalized or p.email for p in self}
         result = super().write(vals)
-        if self._esp_capturing():
-            changed = set(vals)
-            if changed & const.CONSENT_FIELDS or "email" in changed:
-                self.filtered("email")._esp_capture("consent")
-            if changed & const.CONSENT_FIELDS:
-                self.filtered("email")._esp_capture_esp_owned_profile()
-            if changed & self._esp_profile_fields():
-                self.filtered("email")._esp_capture("profile")
+        if capturing:
+            self._esp_capture_write(set(vals), old_emails)
         return result
+
+    def _esp_capture_write(self, changed, old_emails):
+        """What a write tells the ESPs: email moves, consent, profile."""
+        if old_emails:
+            moved = self.filtered(
+                lambda p: old_emails.get(p.id)
+                and old_emails[p.id] != (p.email_normalized or p.email)
+            )
+            moved._esp_capture(
+                "email_change",
+                extra={p.id: {"old_email": old_emails[p.id]} for p in moved},
+            )
+        with_email = self.filtered("email")
+        if changed & const.CONSENT_FIELDS or "email" in changed:
+            with_email._esp_capture("consent")
+        if changed & const.CONSENT_FIELDS:
+            with_email._esp_capture_esp_owned_profile()
+        if changed & self._esp_profile_fields():
+            with_email._esp_capture("profile")
 
     def _esp_capture_esp_owned_profile(self):
         """Where the ESP owns consent (Mailchimp), a consent change travels as
@@ -119,11 +172,22 @@ class ResPartner(models.Model):
     @api.model
     def _esp_profile_fields(self):
         """Fields whose change refreshes the ESP profile: base + mapped roots."""
+        return const.PROFILE_FIELDS | self._esp_mapped_roots()
+
+    @api.model
+    def _esp_watched_fields(self):
+        return self._esp_profile_fields() | const.CONSENT_FIELDS
+
+    @api.model
+    @tools.ormcache()
+    def _esp_mapped_roots(self):
+        """First fields of every mapping path (cached; mappings clear it)."""
         mapped = self.env["esp.field.mapping"].sudo().search([]).mapped("field_path")
-        return const.PROFILE_FIELDS | {path.split(".")[0] for path in mapped}
+        return frozenset(path.split(".")[0] for path in mapped)
 
     def _esp_sync_now(self, backend=None):
         """Deliver profile and consent again, even if nothing changed."""
+        self._esp_check_sync_rights()
         self._esp_forget_payloads(backend)
         self._esp_capture("profile", backend)
         self._esp_capture("consent", backend)
@@ -134,29 +198,27 @@ class ResPartner(models.Model):
     def _esp_apply_consent_updates(self, backend, updates):
         """Apply unsubscribes/cleans/suppressions made at the ESP.
 
-        The email is blacklisted (Odoo's own opt-out) and the opt-in cleared,
-        so no later Odoo sync can subscribe the person again. Returns how
-        many partners changed.
+        The email is blacklisted (Odoo's own opt-out; archived entries count)
+        and the opt-in cleared, so no later Odoo sync can subscribe the person
+        again; then every other backend that knows them learns it. What
+        esp_sync itself told this backend (an echo) is not a new decision.
+        Returns how many partners changed.
         """
         changed = self.browse()
-        blacklist = self.env["mail.blacklist"].sudo()
+        blacklist = self.env["mail.blacklist"].sudo().with_context(active_test=False)
         for update in updates:
             if update.status == "subscribed":
                 continue
+            email = update.email.lower()
             partners = (
                 self.sudo()
                 .with_context(active_test=False)
-                .search([("email_normalized", "=", update.email.lower())])
+                .search([("email_normalized", "=", email)])
             )
-            if update.status == "unsubscribed" and backend.provider == "dotdigital":
-                # Odoo creates people it has no opt-in for as unsubscribed in
-                # Dotdigital (it would subscribe them otherwise): their
-                # unsubscribe read back is Odoo's own write, not news.
-                partners = partners.filtered("esp_marketing_opt_in")
-            if not partners:
+            if not partners or self._esp_is_echo(backend, partners, update):
                 continue
-            known = blacklist.search([("email", "=", update.email.lower())])
-            if not known:
+            known = blacklist.search([("email", "=", email)], limit=1)
+            if not known.active:
                 blacklist.with_context(**{const.NO_CAPTURE: True})._add(
                     update.email,
                     message=_(
@@ -169,14 +231,68 @@ class ResPartner(models.Model):
             to_clear.with_context(**{const.NO_CAPTURE: True}).write(
                 {"esp_marketing_opt_in": False}
             )
-            if not known or to_clear:
-                # An update matching Odoo's state (an echo) changes nothing.
+            if not known.active or to_clear:
+                # An update matching Odoo's state changes nothing.
                 changed |= partners
-        # Other backends (where Odoo masters consent) must learn it too.
-        backend_model = self.env["esp.backend"]
-        for partner in changed:
-            others = backend_model.browse()
-            for company in partner._esp_companies():
+        # Other backends must learn it too, whoever masters consent there.
+        backend_model = self.env["esp.backend"].sudo()
+        others = backend_model.browse()
+        for companies in changed._esp_companies_of().values():
+            for company in companies:
                 others |= backend_model._esp_backends_for_company(company, "consent")
-            partner._esp_capture("consent", others - backend)
+        changed._esp_capture("consent", others - backend)
         return len(changed)
+
+    @api.model
+    def _esp_is_echo(self, backend, partners, update):
+        """True when ``update`` only reports back what esp_sync sent.
+
+        Recognised by what was sent: the consent binding of this backend
+        holds the last state esp_sync wrote, and when.
+        """
+        bindings = (
+            self.env["esp.sync.binding"]
+            .sudo()
+            .search(
+                [
+                    ("backend_id", "=", backend.id),
+                    ("res_model", "=", "res.partner"),
+                    ("res_id", "in", partners.ids),
+                    ("stream", "=", "consent"),
+                    ("last_consent_sent", "!=", False),
+                ],
+                order="last_consent_sent_at desc",
+                limit=1,
+            )
+        )
+        if not bindings:
+            return False
+        sent = bindings.last_consent_sent
+        reported = (
+            "suppressed"
+            if update.status in ("suppressed", "cleaned")
+            else "unsubscribed"
+        )
+        if sent == "suppressed":
+            return True  # any opt-out after our suppression is its echo
+        return sent == reported == "unsubscribed"
+
+    @api.model
+    def _cron_esp_expire_recent_returns(self):
+        """Refresh profiles whose last return just left the "recent" window."""
+        now = fields.Datetime.now()
+        self.env.cr.execute(
+            """
+            SELECT DISTINCT sp.partner_id FROM stock_picking sp
+              JOIN stock_location src ON src.id = sp.location_id
+             WHERE sp.state = 'done' AND src.usage = 'customer'
+               AND sp.date_done < %s AND sp.date_done >= %s
+            """,
+            (
+                now - timedelta(days=RECENT_RETURN_DAYS),
+                now - timedelta(days=RECENT_RETURN_DAYS + 2),
+            ),
+        )
+        partners = self.sudo().browse([row[0] for row in self.env.cr.fetchall()])
+        partners.exists().filtered("email")._esp_capture("profile")
+        return len(partners)

@@ -35,17 +35,6 @@ class SaleOrder(models.Model):
 
     def _esp_sync_now(self, backend=None):
         """Record Placed again if it never reached the ESP, then deliver."""
-        for order in self.filtered(lambda o: o.state == "sale"):
-            order._esp_capture("order_placed", backend)
-        events = (
-            self.env["esp.sync.event"]
-            .sudo()
-            .search(
-                [
-                    ("group_ref", "in", [f"{self._name},{o.id}" for o in self]),
-                    ("state", "in", ("pending", "failed")),
-                ]
-            )
-        )
-        events.action_retry()
-        return True
+        self._esp_check_sync_rights()
+        self.filtered(lambda o: o.state == "sale")._esp_capture("order_placed", backend)
+        return super()._esp_sync_now(backend)
