@@ -142,6 +142,12 @@ class EspBackend(models.Model):
         help="A customer's address removed in Odoo: unsubscribe it at the ESP "
         "so no one keeps mailing it, or leave the ESP as it is.",
     )
+    paused_until = fields.Datetime(
+        readonly=True,
+        copy=False,
+        help="The ESP's rate-limit window is used up: nothing is sent to this "
+        "account before this time, on any channel.",
+    )
     resync_needed = fields.Boolean(
         readonly=True,
         copy=False,
@@ -586,9 +592,8 @@ class EspBackend(models.Model):
         )
         count = self.env.cr.rowcount
         self.env["esp.sync.event"].invalidate_model(["due_at"])
-        self.env["esp.sync.delivery"]._esp_wake(
-            {(self.id, channel) for channel in const.CHANNELS}
-        )
+        if count:
+            self.env["esp.sync.delivery"]._esp_wake_pending(self)
         return count
 
     # ---------------------------------------------------------------- crons

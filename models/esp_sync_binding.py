@@ -103,6 +103,10 @@ class EspSyncBinding(models.Model):
                 self.env.uid,
             )
         )
+        if self.env.cr.rowcount:
+            # Inserted behind the ORM's back: forms must see the new row.
+            self.env["res.partner"].invalidate_model(["esp_binding_ids"])
+            self.env["sale.order"].invalidate_model(["esp_binding_ids"])
         return self.sudo().search(
             [
                 ("backend_id", "=", backend.id),

@@ -172,9 +172,29 @@ class EspSyncDelivery(models.AbstractModel):
         return bool(self.env.cr.fetchone())
 
     @api.model
+    def _esp_wake_pending(self, backends):
+        """Wake the channels of ``backends`` that have rows due now."""
+        self.env.flush_all()
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT DISTINCT backend_id,
+                       CASE WHEN priority <= %s THEN 'urgent' ELSE 'bulk' END
+                  FROM esp_sync_event
+                 WHERE backend_id = ANY(%s) AND state = 'pending' AND due_at <= %s
+                """,
+                const.PRIORITY_URGENT,
+                backends.ids,
+                fields.Datetime.now(),
+            )
+        )
+        self._esp_wake(set(self.env.cr.fetchall()))
+
+    @api.model
     def _esp_release_groups(self, events):
         """Rows held behind ``events`` may go again (retried or ignored)."""
         events = events.sudo()
+        self.env.flush_all()
         for backend in events.backend_id:
             groups = list(
                 set(
@@ -219,6 +239,10 @@ class EspSyncDelivery(models.AbstractModel):
             return _("Backend archived: nothing sent.")
         deadline = time.monotonic() + const.DISPATCH_SECONDS
         delivered, busy, skip = 0, False, set()
+        paused = self._esp_paused_for(backend)
+        if paused:
+            self._esp_follow_up(backend, channel, paused)
+            return _("Paused %(s)ss for the ESP's rate limit.", s=int(paused))
         while time.monotonic() < deadline:
             groups = self._esp_due_groups(backend, channel, skip)
             if not groups:
@@ -227,7 +251,9 @@ class EspSyncDelivery(models.AbstractModel):
                 outcome = self._esp_run_group(backend, group_ref)
                 delivered += outcome.delivered
                 if outcome.pause:
-                    # The ESP's window is used up: every group waits for it.
+                    # The ESP's window is used up: every group of every
+                    # channel waits for it.
+                    self._esp_pause(backend, outcome.pause)
                     self._esp_follow_up(backend, channel, outcome.pause)
                     return _(
                         "%(count)s event(s) delivered; pausing %(s)ss for the "
@@ -252,6 +278,33 @@ class EspSyncDelivery(models.AbstractModel):
         return _("%(count)s event(s) delivered.", count=delivered)
 
     @api.model
+    def _esp_paused_for(self, backend):
+        """Seconds left before the backend's rate-limit window reopens."""
+        with self._esp_cursor() as env:
+            until = env["esp.backend"].browse(backend.id).paused_until
+        if not until:
+            return 0
+        return max((until - fields.Datetime.now()).total_seconds(), 0)
+
+    @api.model
+    def _esp_pause(self, backend, seconds):
+        """Pause the backend for every dispatcher (a transaction of its own)."""
+        until = fields.Datetime.now() + timedelta(seconds=seconds)
+        for _attempt in range(3):
+            try:
+                with self._esp_cursor() as env:
+                    env.cr.execute(
+                        "UPDATE esp_backend SET paused_until = %s WHERE id = %s"
+                        " AND (paused_until IS NULL OR paused_until < %s)",
+                        (until, backend.id, until),
+                    )
+                    env["esp.backend"].invalidate_model(["paused_until"])
+                return
+            except psycopg2.Error as err:
+                if err.pgcode not in CONFLICT_CODES:
+                    raise
+
+    @api.model
     def _esp_channel_domain(self, channel):
         if channel == "urgent":
             return SQL("AND priority <= %s", const.PRIORITY_URGENT)
@@ -261,6 +314,7 @@ class EspSyncDelivery(models.AbstractModel):
     def _esp_due_groups(self, backend, channel, skip):
         """Ordering groups with a row due now, most urgent and oldest first."""
         with self._esp_cursor() as env:
+            env.flush_all()
             env.cr.execute(
                 SQL(
                     """
@@ -283,6 +337,7 @@ class EspSyncDelivery(models.AbstractModel):
     @api.model
     def _esp_next_due(self, backend, channel):
         with self._esp_cursor() as env:
+            env.flush_all()
             env.cr.execute(
                 SQL(
                     """
@@ -465,7 +520,7 @@ class EspSyncDelivery(models.AbstractModel):
         except EspSkip as skip:
             self._esp_mark_done(unit, skip.reason)
             if skip.capture:
-                skip.capture[0]._esp_capture(skip.capture[1], backend)
+                self._esp_capture_instead(backend, *skip.capture)
             return None
         # Audience routing (Mailchimp): the adapter of the partner's audience.
         adapter, skipped = self.env["esp.audience.rule"]._esp_routed_adapter(
@@ -504,6 +559,26 @@ class EspSyncDelivery(models.AbstractModel):
         self.env["esp.sync.exception"]._esp_resolve(backend, record, row.stream)
         self._esp_after_success(backend, row, record, values)
         return result
+
+    @api.model
+    def _esp_capture_instead(self, backend, records, event_type):
+        """Record ``event_type`` unless a row of it already waits (merged)."""
+        waiting = (
+            self.env["esp.sync.event"]
+            .sudo()
+            .search_count(
+                [
+                    ("backend_id", "=", backend.id),
+                    ("res_model", "=", records._name),
+                    ("res_id", "in", records.ids),
+                    ("event_type", "=", event_type),
+                    ("state", "=", "pending"),
+                ],
+                limit=1,
+            )
+        )
+        if not waiting:
+            records._esp_capture(event_type, backend)
 
     @api.model
     def _esp_after_success(self, backend, row, record, values):
@@ -576,7 +651,7 @@ class EspSyncDelivery(models.AbstractModel):
         rows.write(
             {
                 "attempts": head.attempts + (1 if counted else 0),
-                "retry_since": since,
+                "retry_since": since if counted else head.retry_since,
                 "due_at": now + timedelta(seconds=seconds),
                 "note": _("Retrying in %(s)ss: %(e)s", s=int(seconds), e=error)[:250],
             }
@@ -666,6 +741,7 @@ class EspSyncDelivery(models.AbstractModel):
         failure that no longer exists.
         """
         now = fields.Datetime.now()
+        self.env.flush_all()
         self.env.cr.execute(
             SQL(
                 """

@@ -310,6 +310,7 @@ class EspSyncEvent(models.Model):
         what capture checks before recording a transition again.
         """
         limit = fields.Datetime.subtract(fields.Datetime.now(), days=days)
+        self.flush_model()
         self.env.cr.execute(
             SQL(
                 """

@@ -143,7 +143,9 @@ class EspSyncValues(models.AbstractModel):
         backend = event.backend_id
         old = (event.old_email or "").lower()
         if not partner.email:
-            if backend.email_removed_policy != "unsubscribe" or not old:
+            if backend.email_removed_policy != "unsubscribe" or not is_usable_email(
+                old
+            ):
                 raise EspSkip(_("The address was removed; the ESP keeps it."))
             return ev.Consent(
                 email=old,
@@ -152,8 +154,10 @@ class EspSyncValues(models.AbstractModel):
                 source=backend.consent_source or "Odoo",
             )
         profile = self._esp_profile(backend, partner)
-        if not old or old == profile.email:
-            raise EspSkip(_("The address did not change."))
+        if not is_usable_email(old) or old == profile.email:
+            # Nobody can be known at the ESP by an unusable old address: the
+            # profile refresh that follows creates the person.
+            raise EspSkip(_("No usable old address to move from."))
         binding = (
             self.env["esp.sync.binding"]
             .sudo()
@@ -200,7 +204,7 @@ class EspSyncValues(models.AbstractModel):
         email = self._esp_email(partner)
         if commerce is None:
             commerce = self._esp_commerce_properties(backend, [email])
-        properties = dict(EMPTY_COMMERCE, **commerce.get(email, {}))
+        properties = dict(commerce.get(email, {}))
         properties.update(backend.mapping_ids._esp_values(partner))
         first, _sep, last = (partner.name or "").partition(" ")
         return ev.Profile(
@@ -257,12 +261,15 @@ class EspSyncValues(models.AbstractModel):
         self.env.cr.execute(
             SQL(
                 """
-                SELECT p.email_normalized, count(so.id), sum(so.amount_total),
-                       min(so.date_order), max(so.date_order)
+                SELECT p.email_normalized,
+                       count(so.id) FILTER (WHERE so.state = 'sale'),
+                       sum(so.amount_total) FILTER (WHERE so.state = 'sale'),
+                       min(so.date_order) FILTER (WHERE so.state = 'sale'),
+                       max(so.date_order) FILTER (WHERE so.state = 'sale')
                   FROM sale_order so
                   JOIN res_partner p ON p.id = so.partner_id
                  WHERE p.email_normalized = ANY(%s) AND so.company_id = %s
-                   AND so.state = 'sale'
+                   AND so.state IN ('sale', 'cancel')
                  GROUP BY p.email_normalized
                 """,
                 list(emails),
@@ -270,9 +277,12 @@ class EspSyncValues(models.AbstractModel):
             )
         )
         for email, count, total, first, last in self.env.cr.fetchall():
+            # Whoever ever bought carries every figure, cleared when none is
+            # left (an only order cancelled), so no ESP keeps stale values.
+            result[email].update(EMPTY_COMMERCE)
             result[email].update(
                 {
-                    "Order Count": count,
+                    "Order Count": count or 0,
                     "Total Spend": float(total or 0.0),
                     "First Order Date": first.isoformat() if first else None,
                     "Last Order Date": last.isoformat() if last else None,
@@ -294,6 +304,7 @@ class EspSyncValues(models.AbstractModel):
         )
         for email, refunded, last_refund in self.env.cr.fetchall():
             props = result[email]
+            props.update({k: v for k, v in EMPTY_COMMERCE.items() if k not in props})
             props["Total Refunded"] = float(refunded or 0.0)
             props["Total Spend"] = props.get("Total Spend", 0.0) - float(refunded or 0)
             props["Last Refund Date"] = last_refund.isoformat() if last_refund else None
@@ -318,8 +329,10 @@ class EspSyncValues(models.AbstractModel):
                 returned_at
                 and now - returned_at < datetime.timedelta(days=RECENT_RETURN_DAYS)
             )
-            result[email]["Recently Returned"] = recent
-            result[email]["Last Return Date"] = returned_at.isoformat()
+            props = result[email]
+            props.update({k: v for k, v in EMPTY_COMMERCE.items() if k not in props})
+            props["Recently Returned"] = recent
+            props["Last Return Date"] = returned_at.isoformat()
         return result
 
     # ----------------------------------------------------------------- orders

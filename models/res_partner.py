@@ -125,7 +125,10 @@ class ResPartner(models.Model):
                 vals.setdefault("esp_consent_date", fields.Datetime.now())
             else:
                 withdrawn = self.filtered("esp_marketing_opt_in")
-                withdrawn.write({"esp_consent_withdrawn_at": fields.Datetime.now()})
+                # Captured once, with the outer write.
+                withdrawn.with_context(**{const.NO_CAPTURE: True}).write(
+                    {"esp_consent_withdrawn_at": fields.Datetime.now()}
+                )
         capturing = self._esp_capturing() and bool(
             set(vals) & self._esp_watched_fields()
         )
@@ -215,9 +218,12 @@ class ResPartner(models.Model):
                 .with_context(active_test=False)
                 .search([("email_normalized", "=", email)])
             )
-            if not partners or self._esp_is_echo(backend, partners, update):
+            if not partners:
                 continue
+            echo = self._esp_is_echo(backend, partners, update)
             known = blacklist.search([("email", "=", email)], limit=1)
+            if echo and not known.active:
+                continue  # what esp_sync sent coming back: not a new decision
             if not known.active:
                 blacklist.with_context(**{const.NO_CAPTURE: True})._add(
                     update.email,
@@ -266,7 +272,13 @@ class ResPartner(models.Model):
             )
         )
         if not bindings:
-            return False
+            # Dotdigital: Odoo creates people it has no opt-in for as
+            # unsubscribed contacts; reading that back is not news.
+            return (
+                backend.provider == "dotdigital"
+                and update.status == "unsubscribed"
+                and not partners.filtered("esp_marketing_opt_in")
+            )
         sent = bindings.last_consent_sent
         reported = (
             "suppressed"

@@ -144,6 +144,19 @@ class EspSyncCase(TransactionCase):
             status=202,
         )
 
+    def _klaviyo_email_change_ok(self, rsps):
+        """2xx answers for the Klaviyo calls that move a profile's address."""
+        rsps.add(
+            responses.GET,
+            f"{KLAVIYO_URL}/api/profiles",
+            json={"data": [{"type": "profile", "id": "01PROFILE", "attributes": {}}]},
+        )
+        rsps.add(
+            responses.PATCH,
+            f"{KLAVIYO_URL}/api/profiles/01PROFILE",
+            json={"data": {"type": "profile", "id": "01PROFILE", "attributes": {}}},
+        )
+
     @staticmethod
     def _bodies(rsps, path):
         return [

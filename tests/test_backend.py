@@ -49,7 +49,7 @@ class TestBackend(EspSyncCase):
         )
         company_partner = self.env.company.partner_id
         company_partner.write({"email": "shop@example.com", "customer_rank": 3})
-        synced = self.backend._esp_sync_partners(
+        synced = self.backend._esp_in_scope(
             self.customer | supplier | employee | company_partner
         )
         self.assertEqual(synced, self.customer)

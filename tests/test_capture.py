@@ -20,11 +20,11 @@ class TestCapture(EspSyncCase):
         self.assertEqual(len(event), 1)
         self.assertEqual(event.group_ref, f"res.partner,{self.customer.id}")
         self.trap.assert_enqueued_job(
-            self.backend._esp_deliver_group,
-            args=(event.group_ref,),
+            self.backend._esp_dispatch,
+            args=("bulk",),
             properties={
                 "channel": const.CHANNEL_BULK,
-                "identity_key": f"esp_sync:{self.backend.id}:{event.group_ref}",
+                "identity_key": f"esp_sync:dispatch:{self.backend.id}:bulk",
             },
         )
 
@@ -33,12 +33,19 @@ class TestCapture(EspSyncCase):
         self.assertFalse(self._ledger())
         self.trap.assert_jobs_count(0)
 
-    def test_repeated_changes_coalesce_into_one_event_and_job(self):
+    def test_repeated_changes_coalesce_into_one_delivery_and_job(self):
         self.customer.write({"city": "York"})
         self.customer.write({"city": "Hull"})
         self.customer.write({"phone": "+44 113 496 0000"})
-        self.assertEqual(len(self._ledger(event_type="profile")), 1)
+        rows = self._ledger(event_type="profile")
+        self.assertEqual(len(rows), 3, "capture only inserts, never updates a row")
         self.trap.assert_jobs_count(1)
+        with self._mock() as rsps:
+            self._klaviyo_ok(rsps)
+            self._run_jobs()
+            (body,) = self._bodies(rsps, "/api/profile-import")
+        self.assertEqual(body["data"]["attributes"]["location"]["city"], "Hull")
+        self.assertEqual(set(rows.mapped("state")), {"sent"}, "one call for all")
 
     def test_sync_writes_do_not_capture(self):
         self.customer.with_context(esp_sync_no_capture=True).write({"city": "York"})
@@ -51,8 +58,8 @@ class TestCapture(EspSyncCase):
         self.assertEqual(consent.priority, const.PRIORITY_URGENT)
         self.assertTrue(self.customer.esp_consent_date, "consent evidence is dated")
         self.trap.assert_enqueued_job(
-            self.backend._esp_deliver_group,
-            args=(consent.group_ref,),
+            self.backend._esp_dispatch,
+            args=("urgent",),
             properties={"channel": const.CHANNEL_URGENT, "priority": 5},
         )
 

@@ -4,8 +4,6 @@ import zlib
 
 from odoo.tools import mute_logger
 
-from odoo.addons.queue_job.exception import RetryableJobError
-
 from .common import KLAVIYO_URL, EspSyncCase
 
 
@@ -49,7 +47,7 @@ class TestEngine(EspSyncCase):
         self.assertTrue(newsletter.esp_binding_ids, "synced while opted in")
         # Unsubscribing takes her out of the default domain (no sale, no opt-in).
         newsletter.write({"esp_marketing_opt_in": False})
-        self.assertFalse(self.backend._esp_sync_partners(newsletter))
+        self.assertFalse(self.backend._esp_in_scope(newsletter))
         consent = self._ledger(
             res_id=newsletter.id, event_type="consent", state="pending"
         )
@@ -100,12 +98,17 @@ class TestEngine(EspSyncCase):
         self.customer.write({"city": "York"})
         group_ref = f"res.partner,{self.customer.id}"
         key = zlib.crc32(group_ref.encode()) - 2**31
+        delivery = self.env["esp.sync.delivery"]
         with self.registry.cursor() as other:
             other.execute(
                 "SELECT pg_advisory_xact_lock(%s, %s)", (self.backend.id, key)
             )
-            with self.assertRaises(RetryableJobError):
-                self.events._esp_deliver_pending(self.backend, group_ref)
+            with self._mock() as rsps:
+                outcome = delivery._esp_deliver_group(self.backend, group_ref)
+                self.assertFalse(rsps.calls)
+        self.assertTrue(outcome.busy, "the group is left to the job holding it")
+        event = self._ledger(res_id=self.customer.id, event_type="profile")
+        self.assertEqual(event.state, "pending")
 
     def test_cancel_and_reconfirm_in_one_second_keep_their_order(self):
         order = self._order()
@@ -152,14 +155,14 @@ class TestEngine(EspSyncCase):
 
     def test_bulk_capture_evaluates_each_backend_domain_once(self):
         backend_class = type(self.env["esp.backend"])
-        original = backend_class._esp_sync_partners
+        original = backend_class._esp_in_scope
         calls = []
 
         def counting(backend, partners):
             calls.append(len(partners))
             return original(backend, partners)
 
-        self.patch(backend_class, "_esp_sync_partners", counting)
+        self.patch(backend_class, "_esp_in_scope", counting)
         people = self.env["res.partner"].create(
             [
                 {

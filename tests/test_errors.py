@@ -5,9 +5,7 @@ import responses
 from odoo import fields
 from odoo.tools import mute_logger
 
-from odoo.addons.queue_job.exception import RetryableJobError
-
-from .. import const
+from ..providers import retry
 from .common import KLAVIYO_KEY, KLAVIYO_URL, EspSyncCase
 
 
@@ -38,35 +36,70 @@ class TestErrors(EspSyncCase):
             },
         )
 
-    def test_429_retries_after_retry_after(self):
-        event = self._profile_event()
-        with self._mock() as rsps:
-            self._answer(rsps, 429, {"Retry-After": "17"})
-            with self.assertRaises(RetryableJobError) as caught:
-                self._run_jobs()
-        self.assertEqual(caught.exception.seconds, 17.0)
-        self.assertEqual(event.state, "pending", "nothing lost")
+    def _seconds_until(self, moment):
+        return (moment - fields.Datetime.now()).total_seconds()
 
-    def test_500_and_network_errors_back_off(self):
+    def test_429_waits_retry_after_and_never_counts(self):
         event = self._profile_event()
-        with self._mock() as rsps:
-            self._answer(rsps, 503)
-            with self.assertRaises(RetryableJobError) as caught:
-                self._run_jobs()
-        self.assertGreater(caught.exception.seconds, 0)
-        self.assertLessEqual(caught.exception.seconds, const.RETRY_CAP_SECONDS)
-        self.customer.write({"city": "Hull"})
+        for _round in range(3):
+            with self._mock() as rsps:
+                self._answer(rsps, 429, {"Retry-After": "17"})
+                self.trap.perform_enqueued_jobs()
+            self.assertEqual(event.state, "pending", "nothing lost")
+            self.assertEqual(event.attempts, 0, "a rate limit is not a failure")
+            self.assertAlmostEqual(self._seconds_until(event.due_at), 17, delta=2)
+            self.assertAlmostEqual(
+                self._seconds_until(self.backend.paused_until), 17, delta=2
+            )
+            (follow_up,) = self.trap.enqueued_jobs
+            self.assertTrue(follow_up.eta, "a follow-up job after Retry-After")
+            event.due_at = fields.Datetime.now()
+            self.backend.paused_until = False
+        self.assertFalse(event.retry_since, "rate limits never start the budget")
+
+    def test_500_and_network_errors_back_off_exponentially(self):
+        event = self._profile_event()
+        waits = []
+        for _round in range(3):
+            with self._mock() as rsps:
+                self._answer(rsps, 503)
+                self.trap.perform_enqueued_jobs()
+            waits.append(self._seconds_until(event.due_at))
+            event.due_at = fields.Datetime.now()
+            self.env["esp.sync.delivery"]._esp_wake({(self.backend.id, "bulk")})
+        self.assertEqual(event.attempts, 3)
+        self.assertTrue(event.retry_since)
+        self.assertLess(waits[0], waits[1])
+        self.assertLess(waits[1], waits[2])
+        self.assertLessEqual(max(waits), retry.CAP_SECONDS)
         with self._mock():  # nothing mocked: connection refused
-            with self.assertRaises(RetryableJobError):
-                self._run_jobs()
+            self.trap.perform_enqueued_jobs()
         self.assertEqual(event.state, "pending")
+        self.assertEqual(event.attempts, 4)
 
-    def test_retries_are_capped_then_recorded(self):
+    def test_retries_give_up_after_the_time_budget_then_recorded(self):
         event = self._profile_event()
-        event.attempts = const.MAX_ATTEMPTS - 1
+        self.backend.retry_budget_hours = 2
+        event.write(
+            {
+                "attempts": 7,
+                "retry_since": fields.Datetime.subtract(fields.Datetime.now(), hours=1),
+            }
+        )
         with self._mock() as rsps:
             self._answer(rsps, 500)
-            self._run_jobs()
+            self._run_jobs(rounds=1)
+        self.assertEqual(event.state, "pending", "within the budget: retried")
+        event.write(
+            {
+                "due_at": fields.Datetime.now(),
+                "retry_since": fields.Datetime.subtract(fields.Datetime.now(), hours=3),
+            }
+        )
+        self.env["esp.sync.delivery"]._esp_wake({(self.backend.id, "bulk")})
+        with self._mock() as rsps:
+            self._answer(rsps, 500)
+            self._run_jobs(rounds=1)
         self.assertEqual(event.state, "failed")
         self.assertEqual(event.exception_id.category, "transient")
         self.assertEqual(event.exception_id.team, "operations")
@@ -96,8 +129,8 @@ class TestErrors(EspSyncCase):
             [("group_ref", "=", f"sale.order,{order.id}")], order="sequence"
         )
         self.assertEqual(ledger.mapped("state"), ["sent", "pending"])
-        self.trap.assert_jobs_count(1)  # the follow-up job, after Retry-After
-        self.assertTrue(self.trap.enqueued_jobs[0].eta)
+        self.assertTrue(all(job.eta for job in self.trap.enqueued_jobs))
+        self.assertGreater(ledger[1].due_at, fields.Datetime.now(), "after Retry-After")
 
     def test_used_up_rate_limit_window_pauses_the_group(self):
         order = self._order()
@@ -122,8 +155,9 @@ class TestErrors(EspSyncCase):
             [("group_ref", "=", f"sale.order,{order.id}")], order="sequence"
         )
         self.assertEqual(ledger.mapped("state"), ["sent", "pending"])
-        (follow_up,) = self.trap.enqueued_jobs
-        self.assertTrue(follow_up.eta, "resumes when the window reopens")
+        self.assertTrue(self.backend.paused_until, "every channel waits")
+        self.assertTrue(self.trap.enqueued_jobs, "resumes when the window reopens")
+        self.assertTrue(all(job.eta for job in self.trap.enqueued_jobs))
 
     @mute_logger("odoo.addons.esp_sync.models.esp_sync_binding")
     def test_401_is_an_it_exception_without_the_key(self):
@@ -164,9 +198,11 @@ class TestErrors(EspSyncCase):
         with self._mock() as rsps:
             self._run_jobs()
             self.assertFalse(rsps.calls, "nothing is sent for a bad address")
-        exception = self.env["esp.sync.exception"].search(
+        exceptions = self.env["esp.sync.exception"].search(
             [("res_model", "=", "res.partner"), ("res_id", "=", self.customer.id)]
         )
+        self.assertEqual(set(exceptions.mapped("stream")), {"profile", "consent"})
+        exception = exceptions.filtered(lambda e: e.stream == "profile")
         self.assertEqual(exception.code, "email_invalid")
         self.assertEqual(exception.category, "data")
         self.assertIn("ann@@example", exception.message)
@@ -174,11 +210,12 @@ class TestErrors(EspSyncCase):
         self.assertNotIn("sent", ledger.mapped("state"))
         # Fixed in Odoo: the waiting events go out, the exception closes.
         self.customer.write({"email": "ann@example.com"})
-        exception.action_retry()
+        exceptions.action_retry()
         with self._mock() as rsps:
             self._klaviyo_ok(rsps)
+            self._klaviyo_email_change_ok(rsps)
             self._run_jobs()
-        self.assertEqual(exception.state, "resolved")
+        self.assertEqual(set(exceptions.mapped("state")), {"resolved"})
 
     def test_repeated_failure_counts_on_one_exception(self):
         event = self._profile_event()
@@ -203,7 +240,11 @@ class TestErrors(EspSyncCase):
             self._run_jobs()
             self.assertFalse(rsps.calls)
         exception = self.env["esp.sync.exception"].search(
-            [("res_model", "=", "res.partner"), ("res_id", "=", nameless.id)]
+            [
+                ("res_model", "=", "res.partner"),
+                ("res_id", "=", nameless.id),
+                ("stream", "=", "profile"),
+            ]
         )
         self.assertEqual(exception.code, "email_missing")
         self.assertIn("Walk-in", exception.message)

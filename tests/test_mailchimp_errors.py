@@ -2,9 +2,8 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 import re
 
-from odoo.addons.queue_job.exception import RetryableJobError
+from odoo import fields
 
-from .. import const
 from .common import EspSyncCase
 
 MC_URL = "https://us1.api.mailchimp.com"
@@ -99,19 +98,27 @@ class TestMailchimpErrors(EspSyncCase):
         )
         with self._mock() as rsps:
             self._problem(rsps, 403, "Forbidden", detail)
-            with self.assertRaises(RetryableJobError) as caught:
-                self._run_jobs()
-        self.assertGreater(caught.exception.seconds, 0)
+            self._run_jobs(rounds=1)
         self.assertEqual(event.state, "pending", "throttling is retried, not lost")
-        event.attempts = const.MAX_ATTEMPTS - 1
+        self.assertGreater(event.due_at, fields.Datetime.now())
+        # Throttling is pacing, not failure: it never gives up, and a long
+        # wait reaches operations as a latency alert instead.
+        event.write(
+            {
+                "due_at": fields.Datetime.now(),
+                "occurred_at": fields.Datetime.subtract(fields.Datetime.now(), days=1),
+            }
+        )
+        self.mailchimp.paused_until = False
         with self._mock() as rsps:
             self._problem(rsps, 403, "Forbidden", detail)
-            self.mailchimp._esp_deliver_group(event.group_ref)
-        self.assertEqual(event.state, "failed")
-        self.assertEqual(
-            (event.exception_id.category, event.exception_id.team),
-            ("rate_limit", "operations"),
+            self.mailchimp._esp_dispatch("bulk")
+        self.assertEqual((event.state, event.attempts), ("pending", 0))
+        self.env["esp.backend"]._cron_check_latency()
+        alert = self.env["esp.sync.exception"].search(
+            [("backend_id", "=", self.mailchimp.id), ("code", "=", "latency")]
         )
+        self.assertEqual(alert.team, "operations")
 
     def test_404_is_a_configuration_exception_for_it(self):
         with self._mock() as rsps:
