@@ -388,10 +388,9 @@ class EspSyncDelivery(models.AbstractModel):
                     "esp_sync: %s conflicted (%s), retrying", group_ref, err.pgcode
                 )
                 return GroupOutcome(busy=True)
-            error = err
-        except Exception as err:
-            error = err
-        trace = traceback.format_exc()
+            error, trace = err, traceback.format_exc()
+        except Exception as err:  # any bug must end as a recorded exception
+            error, trace = err, traceback.format_exc()
         _logger.error(
             "esp_sync: delivery of %s failed unexpectedly\n%s", group_ref, trace
         )
@@ -757,6 +756,7 @@ class EspSyncDelivery(models.AbstractModel):
             )
         )
         released = self.env.cr.rowcount
+        self.env["esp.sync.event"].invalidate_model(["due_at"])
         self.env.cr.execute(
             SQL(
                 """

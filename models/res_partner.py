@@ -221,10 +221,10 @@ class ResPartner(models.Model):
             if not partners:
                 continue
             echo = self._esp_is_echo(backend, partners, update)
-            known = blacklist.search([("email", "=", email)], limit=1)
-            if echo and not known.active:
+            listed = blacklist.search([("email", "=", email)], limit=1).active
+            if echo and not listed:
                 continue  # what esp_sync sent coming back: not a new decision
-            if not known.active:
+            if not listed:
                 blacklist.with_context(**{const.NO_CAPTURE: True})._add(
                     update.email,
                     message=_(
@@ -237,7 +237,7 @@ class ResPartner(models.Model):
             to_clear.with_context(**{const.NO_CAPTURE: True}).write(
                 {"esp_marketing_opt_in": False}
             )
-            if not known.active or to_clear:
+            if not listed or to_clear:
                 # An update matching Odoo's state changes nothing.
                 changed |= partners
         # Other backends must learn it too, whoever masters consent there.

@@ -15,3 +15,4 @@ from . import test_klaviyo_sandbox
 from . import test_mailchimp_backfill
 from . import test_dotdigital_sandbox
 from . import test_engine
+from . import test_engine_defects
