@@ -27,6 +27,7 @@ import zlib
 from datetime import timedelta
 
 import psycopg2
+import psycopg2.errors
 from psycopg2 import errorcodes
 
 from odoo import SUPERUSER_ID, _, api, fields, models
@@ -49,6 +50,21 @@ CONFLICT_CODES = {
     errorcodes.LOCK_NOT_AVAILABLE,
     errorcodes.UNIQUE_VIOLATION,
 }
+CONFLICT_ERRORS = (
+    psycopg2.errors.SerializationFailure,
+    psycopg2.errors.DeadlockDetected,
+    psycopg2.errors.LockNotAvailable,
+    psycopg2.errors.UniqueViolation,
+)
+
+
+def is_conflict(error):
+    """A concurrency error the database asks us to retry."""
+    return isinstance(error, CONFLICT_ERRORS) or (
+        getattr(error, "pgcode", None) in CONFLICT_CODES
+    )
+
+
 ADAPTER_METHOD = {
     ev.Profile: "upsert_profile",
     ev.Consent: "update_consent",
@@ -301,7 +317,7 @@ class EspSyncDelivery(models.AbstractModel):
                     env["esp.backend"].invalidate_model(["paused_until"])
                 return
             except psycopg2.Error as err:
-                if err.pgcode not in CONFLICT_CODES:
+                if not is_conflict(err):
                     raise
 
     @api.model
@@ -383,7 +399,7 @@ class EspSyncDelivery(models.AbstractModel):
                     backend.with_env(env), group_ref
                 )
         except psycopg2.Error as err:
-            if err.pgcode in CONFLICT_CODES:
+            if is_conflict(err):
                 _logger.info(
                     "esp_sync: %s conflicted (%s), retrying", group_ref, err.pgcode
                 )

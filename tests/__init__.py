@@ -16,3 +16,4 @@ from . import test_mailchimp_backfill
 from . import test_dotdigital_sandbox
 from . import test_engine
 from . import test_engine_defects
+from . import test_engine_concurrency
