@@ -12,20 +12,12 @@ import json
 import logging
 from urllib.parse import quote, urlsplit
 
-from ..base import (
-    BulkJob,
-    DeliveryResult,
-    ErrorCategory,
-    EspAdapter,
-    EspError,
-    category_for_status,
-    redact,
-)
+from ..base import BulkJob, DeliveryResult, ErrorCategory, EspAdapter, EspError, redact
 from ..events import ConsentStatus, ConsentUpdate
-from ..http import parse_rate_limit, parse_retry_after
 from ..wire import parse_timestamp, response_json
 from . import const
 from . import payloads as p
+from .errors import error_from_response, field_from_source
 
 _logger = logging.getLogger(__name__)
 
@@ -72,21 +64,6 @@ def chunk_events(order_events, max_events=const.MAX_BULK_EVENTS):
         yield chunk
 
 
-def _field_from_source(source):
-    """``/data/attributes/location/zip`` -> ``location.zip``."""
-    if not isinstance(source, dict):
-        return None
-    if source.get("parameter"):
-        return str(source["parameter"])
-    pointer = str(source.get("pointer") or "").strip("/")
-    if not pointer or pointer == "data":
-        return None
-    parts = pointer.split("/")
-    if "attributes" in parts:
-        parts = parts[parts.index("attributes") + 1 :]
-    return ".".join(parts) or None
-
-
 def _parse_time(value):
     return parse_timestamp(value)
 
@@ -104,11 +81,7 @@ class KlaviyoAdapter(EspAdapter):
 
     provider = "klaviyo"
 
-    def __init__(self, settings, transport=None):
-        super().__init__(settings, transport=transport)
-        self.last_rate_limit = {}
-
-    # --- the request chokepoint ----------------------------------------------
+    # --- the request path (hooks of EspAdapter._send) -------------------------
     def _url(self, path):
         base = (self.settings.base_url or const.BASE_URL).rstrip("/")
         if path.startswith(("http://", "https://")):
@@ -132,69 +105,16 @@ class KlaviyoAdapter(EspAdapter):
             headers["Content-Type"] = const.MEDIA_TYPE
         return headers
 
-    def _request(self, method, path, *, json=None, params=None):
-        """Send one request to Klaviyo; return the response or raise EspError."""
-        data = _encode(json) if json is not None else None
-        try:
-            response = self.transport.send(
-                method,
-                self._url(path),
-                headers=self._headers(data is not None),
-                data=data,
-                params=params,
-            )
-        except EspError as exc:
-            exc.message = redact(exc.message, self.settings.secrets)
-            exc.args = (exc.message,)
-            raise
-        self.last_rate_limit = parse_rate_limit(response.headers)
-        if response.status_code >= 400:
-            raise self._error(response)
-        return response
+    def _prepare_request(self, method, path, body):
+        """The private key, the API revision and the JSON:API media type."""
+        data = _encode(body) if body is not None else None
+        return self._url(path), {
+            "headers": self._headers(data is not None),
+            "data": data,
+        }
 
-    def _error(self, response):
-        """Turn a Klaviyo error answer into a classified EspError."""
-        status = response.status_code
-        try:
-            errors = response.json().get("errors") or []
-        except (ValueError, AttributeError):
-            errors = []
-        details, field, code = [], None, None
-        for error in errors[:5] if isinstance(errors, list) else ():
-            if not isinstance(error, dict):
-                continue
-            detail = error.get("detail") or error.get("title")
-            if detail and detail not in details:
-                details.append(str(detail))
-            code = code or error.get("code")
-            field = field or _field_from_source(error.get("source"))
-        message = "; ".join(details) or (
-            f"Klaviyo answered {response.reason or 'an error'}".strip()
-        )
-        category = category_for_status(status)
-        if status == 409:  # duplicate / conflict: the data must change
-            category = ErrorCategory.DATA
-        retry_after = None
-        if category == ErrorCategory.RATE_LIMIT:
-            reset = self.last_rate_limit.get("reset")
-            try:
-                retry_after = parse_retry_after(response.headers, default=reset)
-            except (TypeError, ValueError):  # unreadable HTTP date
-                retry_after = reset
-        return EspError(
-            redact(message, self.settings.secrets),
-            category=category,
-            status=status,
-            field=field,
-            code=code,
-            retry_after=retry_after,
-        )
-
-    _json = staticmethod(response_json)
-
-    def _result(self, external_id="", requests=1, **detail):
-        detail["rate_limit"] = dict(self.last_rate_limit)
-        return DeliveryResult(external_id=external_id, requests=requests, detail=detail)
+    def _error_from_response(self, response):
+        return error_from_response(response)
 
     @staticmethod
     def _require_email(email):
@@ -207,7 +127,8 @@ class KlaviyoAdapter(EspAdapter):
 
     # --- connection ------------------------------------------------------------
     def test_connection(self):
-        data = self._json(self._request("GET", const.PATH_ACCOUNTS)).get("data")
+        self._start()
+        data = self._request("GET", const.PATH_ACCOUNTS).get("data")
         account = data[0] if isinstance(data, list) and data else {}
         name = _dig(account, "attributes", "contact_information", "organization_name")
         account_id = account.get("id") or "?"
@@ -217,11 +138,14 @@ class KlaviyoAdapter(EspAdapter):
 
     # --- profiles and consent ---------------------------------------------------
     def upsert_profile(self, profile):
+        self._start()
         self._require_email(profile.email)
         body = p.ProfileImportRequest(data=p.build_profile_resource(profile))
-        response = self._request("POST", const.PATH_PROFILE_IMPORT, json=body.dump())
-        profile_id = _dig(self._json(response), "data", "id") or ""
-        return self._result(profile_id, created=response.status_code == 201)
+        response = self._send("POST", const.PATH_PROFILE_IMPORT, json=body.dump())
+        profile_id = _dig(response_json(response), "data", "id") or ""
+        return self._result(
+            external_id=profile_id, detail={"created": response.status_code == 201}
+        )
 
     def update_consent(self, consent):
         """Subscribe (with evidence), unsubscribe globally or suppress.
@@ -233,6 +157,7 @@ class KlaviyoAdapter(EspAdapter):
                 skipped_reason="No opt-in recorded in Odoo: never subscribed.",
                 requests=0,
             )
+        self._start()
         self._require_email(consent.email)
         if consent.suppressed:
             body = p.build_suppress_request([consent.email])
@@ -257,19 +182,19 @@ class KlaviyoAdapter(EspAdapter):
             body = p.build_unsubscribe_request([consent.email])
             path, action = const.PATH_UNSUBSCRIBE_JOBS, "unsubscribed"
         self._request("POST", path, json=body.dump())
-        return self._result(action=action)
+        return self._result(detail={"action": action})
 
     # --- orders ------------------------------------------------------------------
     def send_order_event(self, event):
+        self._start()
         self._require_email(event.order.email)
         cores = p.build_events(event)
         for core in cores:
             body = p.build_event_request(core, event.order)
             self._request("POST", const.PATH_EVENTS, json=body.dump())
         return self._result(
-            event.unique_id,
-            requests=len(cores),
-            metric=const.METRIC_BY_KIND[event.kind],
+            external_id=event.unique_id,
+            detail={"metric": const.METRIC_BY_KIND[event.kind]},
         )
 
     # --- catalogue -----------------------------------------------------------------
@@ -279,17 +204,18 @@ class KlaviyoAdapter(EspAdapter):
         )
 
     def _create_or_update(self, create_path, create_body, update_path, update_body):
-        """POST; on Klaviyo's 409 duplicate answer PATCH. Return (created, calls)."""
+        """POST; on Klaviyo's 409 duplicate answer PATCH. Return whether created."""
         try:
             self._request("POST", create_path, json=create_body.dump())
-            return True, 1
+            return True
         except EspError as exc:
             if exc.status != 409:
                 raise
         self._request("PATCH", update_path, json=update_body.dump())
-        return False, 2
+        return False
 
     def upsert_catalog_item(self, item):
+        self._start()
         if not item.url:
             raise EspError(
                 f"Product {item.title!r} has no URL; Klaviyo catalog items need one.",
@@ -297,7 +223,7 @@ class KlaviyoAdapter(EspAdapter):
                 field="url",
             )
         item_id = p.catalog_id(item.external_id)
-        created, calls = self._create_or_update(
+        created = self._create_or_update(
             const.PATH_CATALOG_ITEMS,
             p.build_item_create(item),
             const.PATH_CATALOG_ITEM.format(id=quote(item_id, safe="$:")),
@@ -306,21 +232,20 @@ class KlaviyoAdapter(EspAdapter):
         policy = self._inventory_policy()
         for variant in item.variants:
             variant_id = p.catalog_id(variant.external_id)
-            _created, variant_calls = self._create_or_update(
+            self._create_or_update(
                 const.PATH_CATALOG_VARIANTS,
                 p.build_variant_create(item, variant, policy),
                 const.PATH_CATALOG_VARIANT.format(id=quote(variant_id, safe="$:")),
                 p.build_variant_update(item, variant, policy),
             )
-            calls += variant_calls
-        return self._result(item_id, requests=calls, created=created)
+        return self._result(external_id=item_id, detail={"created": created})
 
     def update_inventory(self, levels):
-        missing, calls = [], 0
+        self._start()
+        missing = []
         for level in levels:
             variant_id = p.catalog_id(level.variant_external_id)
             path = const.PATH_CATALOG_VARIANT.format(id=quote(variant_id, safe="$:"))
-            calls += 1
             try:
                 self._request(
                     "PATCH", path, json=p.build_inventory_update(level).dump()
@@ -329,7 +254,7 @@ class KlaviyoAdapter(EspAdapter):
                 if exc.status != 404:
                     raise
                 missing.append(level.variant_external_id)
-        return self._result(requests=calls, missing=missing)
+        return self._result(detail={"missing": missing})
 
     # --- bulk ----------------------------------------------------------------------
     def bulk_import_profiles(self, profiles):
@@ -360,8 +285,8 @@ class KlaviyoAdapter(EspAdapter):
                 "Split it with chunk_profiles().",
                 category=ErrorCategory.DATA,
             )
-        response = self._request("POST", const.PATH_PROFILE_IMPORT_JOBS, json=body)
-        return self._bulk_job(self._json(response).get("data") or {}, len(resources))
+        answer = self._request("POST", const.PATH_PROFILE_IMPORT_JOBS, json=body)
+        return self._bulk_job(answer.get("data") or {}, len(resources))
 
     @staticmethod
     def _bulk_job(data, total=0):
@@ -383,9 +308,7 @@ class KlaviyoAdapter(EspAdapter):
         if job_id.startswith(const.EVENT_JOB_PREFIX):
             return job if isinstance(job, BulkJob) else BulkJob(job_id, "complete")
         path = const.PATH_PROFILE_IMPORT_JOB.format(id=quote(job_id, safe=""))
-        refreshed = self._bulk_job(
-            self._json(self._request("GET", path)).get("data") or {}
-        )
+        refreshed = self._bulk_job(self._request("GET", path).get("data") or {})
         refreshed.job_id = refreshed.job_id or job_id
         if refreshed.failed:
             refreshed.errors = self._import_errors(job_id)
@@ -401,7 +324,7 @@ class KlaviyoAdapter(EspAdapter):
                 original.get("email")
                 or _dig(original, "attributes", "email")
                 or original.get("external_id")
-                or _field_from_source(attributes.get("source"))
+                or field_from_source(attributes.get("source"))
                 or item.get("id", "")
             )
             message = attributes.get("detail") or attributes.get("title") or ""
@@ -458,7 +381,7 @@ class KlaviyoAdapter(EspAdapter):
         """Yield ``data`` items across ``links.next`` pages."""
         url = path
         for _page in range(const.MAX_PAGES):
-            doc = self._json(self._request("GET", url, params=params))
+            doc = self._request("GET", url, params=params)
             yield from doc.get("data") or []
             url = _dig(doc, "links", "next")
             params = None  # the next link carries the query
@@ -469,6 +392,7 @@ class KlaviyoAdapter(EspAdapter):
     # --- ESP -> Odoo -------------------------------------------------------------
     def fetch_consent_updates(self, since):
         """Profiles suppressed or unsubscribed in Klaviyo after ``since``."""
+        self._start()
         since = p.utc(since) or datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
         stamp = since.strftime("%Y-%m-%dT%H:%M:%SZ")
         found = {}

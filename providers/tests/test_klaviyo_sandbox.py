@@ -60,8 +60,7 @@ def _metrics(sb, key=KEY):
 
 def _create_list(adapter, name="Newsletter"):
     body = {"data": {"type": "list", "attributes": {"name": name}}}
-    response = adapter._request("POST", "/api/lists", json=body)
-    return response.json()["data"]["id"]
+    return adapter._request("POST", "/api/lists", json=body)["data"]["id"]
 
 
 def test_connection(adapter):
