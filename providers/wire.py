@@ -29,3 +29,12 @@ def parse_timestamp(value, default=None):
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=datetime.UTC)
     return parsed.astimezone(datetime.UTC)
+
+
+def dig(doc, *keys):
+    """``doc[k1][k2]...``, or ``None`` as soon as a level is not a dict."""
+    for key in keys:
+        if not isinstance(doc, dict):
+            return None
+        doc = doc.get(key)
+    return doc
