@@ -11,6 +11,7 @@ import json
 import re
 import threading
 from dataclasses import dataclass, field
+from urllib.parse import unquote
 
 
 class Headers(dict):
@@ -97,7 +98,10 @@ class MethodNotAllowed(Exception):
 class Router:
     """Method + path template (``/api/profiles/{id}``) to handler.
 
-    Literal templates win over templated ones, then fewer parameters.
+    Literal templates win over templated ones, then fewer parameters. The
+    path is matched as sent and each parameter percent-decoded afterwards, as
+    the real APIs do (``user%2Btag@example.com`` is ``user+tag@example.com``;
+    an encoded ``/`` stays inside its segment).
     """
 
     def __init__(self, routes=()):
@@ -125,7 +129,8 @@ class Router:
             if route_method != method.upper():
                 allowed.add(route_method)
                 continue
-            return template, handler, dict(zip(names, found.groups(), strict=True))
+            values = [unquote(value) for value in found.groups()]
+            return template, handler, dict(zip(names, values, strict=True))
         if allowed:
             raise MethodNotAllowed(allowed)
         raise RouteNotFound(path)
