@@ -7,6 +7,7 @@ the app's :class:`Router`, and encodes the :class:`Response` the handler
 returns.
 """
 
+import datetime
 import json
 import re
 import threading
@@ -245,6 +246,20 @@ class ProviderApp:
     def now(self):
         """The sandbox clock (seconds since the epoch, shiftable in tests)."""
         return self.sandbox.now()
+
+
+def parse_iso(value):
+    """An aware datetime from ISO 8601 text; naive values are UTC.
+
+    Accepts ``Z`` and fractions of any length, which ``fromisoformat`` of
+    Python 3.10 refuses. Raises ``ValueError`` on anything else.
+    """
+    text = re.sub(r"[Zz]$", "+00:00", str(value).strip())
+    text = re.sub(r"\.(\d+)", lambda m: "." + m.group(1)[:6].ljust(6, "0"), text)
+    parsed = datetime.datetime.fromisoformat(text)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=datetime.timezone.utc)
+    return parsed
 
 
 def _jsonable(value):

@@ -4,8 +4,8 @@ member events and batch subscribe (``POST /3.0/lists/{list_id}``)."""
 import hashlib
 import re
 import uuid
-from datetime import UTC, datetime
 
+from .core import parse_iso
 from .mailchimp_common import (
     COMPLIANCE_DETAIL,
     EMAIL_RE,
@@ -182,8 +182,8 @@ class MembersMixin:
             members = [m for m in members if m["status"] == status]
         since = request.arg("since_last_changed")
         if since:
-            cutoff = _parse_time(since)
-            members = [m for m in members if _parse_time(m["last_changed"]) > cutoff]
+            cutoff = parse_iso(since)
+            members = [m for m in members if parse_iso(m["last_changed"]) > cutoff]
         return {
             "members": page(request, members),
             "list_id": list_id,
@@ -443,10 +443,3 @@ class MembersMixin:
 
 def _tag_id(name):
     return int(hashlib.md5(name.encode()).hexdigest()[:6], 16)
-
-
-def _parse_time(value):
-    parsed = datetime.fromisoformat(str(value))
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed

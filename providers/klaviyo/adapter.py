@@ -112,7 +112,7 @@ class KlaviyoAdapter(CatalogMixin, BulkMixin, InboundMixin, EspAdapter):
             path, action = const.PATH_SUPPRESS_JOBS, "suppressed"
         elif consent.status == ConsentStatus.SUBSCRIBED:
             consented_at = b.utc(consent.consented_at)
-            now = datetime.datetime.now(datetime.UTC)
+            now = datetime.datetime.now(datetime.timezone.utc)
             if consented_at and consented_at > now:
                 consented_at = now  # Klaviyo wants consent in the past
             body = b.build_subscribe_request(

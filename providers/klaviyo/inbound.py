@@ -18,7 +18,9 @@ class InboundMixin:
     def fetch_consent_updates(self, since):
         """Profiles suppressed or unsubscribed in Klaviyo after ``since``."""
         self._start()
-        since = b.utc(since) or datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
+        since = b.utc(since) or datetime.datetime(
+            1970, 1, 1, tzinfo=datetime.timezone.utc
+        )
         stamp = since.strftime("%Y-%m-%dT%H:%M:%SZ")
         found = {}
         fields = [const.SUPPRESSION_TIMESTAMP_FIELD]
@@ -143,7 +145,7 @@ class InboundMixin:
             parse_timestamp(attributes.get("datetime"))
             or parse_timestamp(attributes.get("timestamp"))
             or sent_at
-            or datetime.datetime.now(datetime.UTC)
+            or datetime.datetime.now(datetime.timezone.utc)
         )
         return ConsentUpdate(
             email=email,
