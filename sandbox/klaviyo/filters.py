@@ -8,7 +8,7 @@ operators it allows; anything else is a 400 naming the ``filter`` parameter.
 
 import re
 
-from .core import parse_iso
+from ..core import parse_iso
 
 
 class FilterError(ValueError):

@@ -5,8 +5,8 @@ import hashlib
 import re
 import uuid
 
-from .core import parse_iso
-from .mailchimp_common import (
+from ..core import parse_iso
+from .common import (
     COMPLIANCE_DETAIL,
     EMAIL_RE,
     EVENT_NAME_RE,

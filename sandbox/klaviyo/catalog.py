@@ -1,8 +1,8 @@
 """Klaviyo catalog items, variants and back-in-stock subscriptions."""
 
-from . import klaviyo_filters as filters
-from .core import Response
-from .klaviyo_common import (
+from ..core import Response
+from . import filters
+from .common import (
     ApiError,
     catalog_value,
     iso,

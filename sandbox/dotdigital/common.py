@@ -3,7 +3,7 @@
 import re
 import threading
 
-from .core import parse_iso
+from ..core import parse_iso
 
 PASSWORD = "sandbox-password"
 USER_PREFIX = "apiuser-sandbox"

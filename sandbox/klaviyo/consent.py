@@ -1,8 +1,8 @@
 """Klaviyo consent: subscription and suppression jobs, lists."""
 
-from . import klaviyo_filters as filters
-from .core import Response
-from .klaviyo_common import (
+from ..core import Response
+from . import filters
+from .common import (
     LIFTED_BY_SUBSCRIBE,
     MAX_SUBSCRIBE,
     MAX_SUPPRESS,
