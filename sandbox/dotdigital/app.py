@@ -50,7 +50,7 @@ class _FamilyRouter(Router):
 
 
 class DotdigitalApp(V2Mixin, ContactsMixin, InsightMixin, JobsMixin, ProviderApp):
-    """The emulated Dotdigital APIs (see module docstring)."""
+    """The emulated Dotdigital APIs (see the package docstring)."""
 
     name = "dotdigital"
     spec = ("dotdigital_contacts", "dotdigital_insight", "dotdigital_v2")

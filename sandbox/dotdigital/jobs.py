@@ -4,9 +4,7 @@ import threading
 import time
 import uuid
 
-from .common import (
-    ApiError,
-)
+from .common import ApiError
 
 
 class JobsMixin:

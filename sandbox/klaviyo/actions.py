@@ -1,10 +1,6 @@
 """ESP-side actions on Klaviyo (``sb.action("klaviyo", ...)``) and their webhooks."""
 
-from .common import (
-    METRIC_NAMES,
-    SUPPRESSION_REASONS,
-    TOPICS,
-)
+from .common import METRIC_NAMES, SUPPRESSION_REASONS, TOPICS
 
 
 class ActionsMixin:

@@ -6,6 +6,7 @@ import uuid
 from datetime import datetime, timezone
 
 from ..core import ProviderApp, Response
+from .audience import AudienceMixin
 from .batches import BatchesMixin
 from .common import (
     DEFAULT_LIST_ID,
@@ -22,8 +23,15 @@ from .lists import ListsMixin
 from .members import MembersMixin
 
 
-class MailchimpApp(ListsMixin, MembersMixin, EcommerceMixin, BatchesMixin, ProviderApp):
-    """The emulated Mailchimp Marketing API (see module docstring)."""
+class MailchimpApp(
+    ListsMixin,
+    MembersMixin,
+    AudienceMixin,
+    EcommerceMixin,
+    BatchesMixin,
+    ProviderApp,
+):
+    """The emulated Mailchimp Marketing API (see the package docstring)."""
 
     name = "mailchimp"
     spec = "mailchimp"
