@@ -74,7 +74,7 @@ class BackendSettings:
     api_key: str = dataclasses.field(default="", repr=False)
     api_user: str = ""
     api_secret: str = dataclasses.field(default="", repr=False)
-    klaviyo_revision: str = "2026-07-15"
+    klaviyo_revision: str = ""  # empty: klaviyo.const.API_REVISION
     klaviyo_list_id: str = ""
     mailchimp_list_id: str = ""
     mailchimp_store_id: str = ""
