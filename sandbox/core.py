@@ -220,8 +220,8 @@ class ProviderApp:
         """JSON-able state, of one account or all."""
         with self.lock:
             if account is not None:
-                return _jsonable(self.accounts.get(account, {}))
-            return _jsonable(self.accounts)
+                return jsonable(self.accounts.get(account, {}))
+            return jsonable(self.accounts)
 
     def ui_rows(self, account=None):
         """``[{account, email, consent, events: [...]}]`` for the HTML page."""
@@ -262,7 +262,8 @@ def parse_iso(value):
     return parsed
 
 
-def _jsonable(value):
+def jsonable(value):
+    """``value`` as plain JSON types (sets and tuples become sorted lists)."""
     return json.loads(json.dumps(value, default=_default))
 
 

@@ -258,33 +258,21 @@ def build_subscribe_request(
     )
 
 
+def _email_job(request_model, emails):
+    """A bulk job body whose profiles are only ``emails``."""
+    profiles = [{"attributes": {"email": email}} for email in emails]
+    body = {"data": {"attributes": {"profiles": {"data": profiles}}}}
+    return request_model.model_validate(body)
+
+
 def build_unsubscribe_request(emails):
     """Global email-marketing unsubscribe body (no list relationship)."""
-    profiles = [
-        p.UnsubscribeProfile(attributes=p.UnsubscribeProfileAttributes(email=email))
-        for email in emails
-    ]
-    return p.UnsubscribeJobRequest(
-        data=p.UnsubscribeJob(
-            attributes=p.UnsubscribeJobAttributes(
-                profiles=p.UnsubscribeProfiles(data=profiles)
-            )
-        )
-    )
+    return _email_job(p.UnsubscribeJobRequest, emails)
 
 
 def build_suppress_request(emails):
-    profiles = [
-        p.SuppressProfile(attributes=p.SuppressProfileAttributes(email=email))
-        for email in emails
-    ]
-    return p.SuppressJobRequest(
-        data=p.SuppressJob(
-            attributes=p.SuppressJobAttributes(
-                profiles=p.SuppressProfiles(data=profiles)
-            )
-        )
-    )
+    """Suppression body: no marketing email at all to these addresses."""
+    return _email_job(p.SuppressJobRequest, emails)
 
 
 def build_profile_import_job(resources, list_ids=()):
@@ -308,75 +296,68 @@ def catalog_id(external_id):
     return f"{const.CATALOG_ID_PREFIX}{external_id}"
 
 
+def _item_fields(item):
+    """The attributes a catalogue item's create and update both carry."""
+    return {
+        "title": item.title,
+        "description": item.description or item.title,
+        "url": item.url,
+        "price": item.price,
+        "image_full_url": _text(item.image_url),
+    }
+
+
+def _variant_fields(item, variant, inventory_policy):
+    """The attributes a variant's create and update both carry."""
+    return {
+        "title": variant.title,
+        "description": item.description or variant.title,
+        "sku": variant.sku or variant.external_id,
+        "inventory_policy": inventory_policy,
+        "inventory_quantity": variant.inventory_quantity,
+        "price": variant.price,
+        "url": variant.url or item.url,
+        "image_full_url": _text(variant.image_url or item.image_url),
+    }
+
+
 def build_item_create(item):
-    return p.CatalogItemCreateRequest(
-        data=p.CatalogItemCreate(
-            attributes=p.CatalogItemCreateAttributes(
-                external_id=item.external_id,
-                title=item.title,
-                description=item.description or item.title,
-                url=item.url,
-                price=item.price,
-                image_full_url=_text(item.image_url),
-            )
-        )
+    attributes = p.CatalogItemCreateAttributes(
+        external_id=item.external_id, **_item_fields(item)
     )
+    return p.CatalogItemCreateRequest(data=p.CatalogItemCreate(attributes=attributes))
 
 
 def build_item_update(item):
+    attributes = p.CatalogItemUpdateAttributes(**_item_fields(item), published=True)
     return p.CatalogItemUpdateRequest(
-        data=p.CatalogItemUpdate(
-            id=catalog_id(item.external_id),
-            attributes=p.CatalogItemUpdateAttributes(
-                title=item.title,
-                description=item.description or item.title,
-                url=item.url,
-                price=item.price,
-                image_full_url=_text(item.image_url),
-                published=True,
-            ),
-        )
+        data=p.CatalogItemUpdate(id=catalog_id(item.external_id), attributes=attributes)
     )
 
 
 def build_variant_create(item, variant, inventory_policy):
+    attributes = p.CatalogVariantCreateAttributes(
+        external_id=variant.external_id,
+        **_variant_fields(item, variant, inventory_policy),
+    )
+    item_ref = p.CatalogItemRef(id=catalog_id(item.external_id))
     return p.CatalogVariantCreateRequest(
         data=p.CatalogVariantCreate(
-            attributes=p.CatalogVariantCreateAttributes(
-                external_id=variant.external_id,
-                title=variant.title,
-                description=item.description or variant.title,
-                sku=variant.sku or variant.external_id,
-                inventory_policy=inventory_policy,
-                inventory_quantity=variant.inventory_quantity,
-                price=variant.price,
-                url=variant.url or item.url,
-                image_full_url=_text(variant.image_url or item.image_url),
-            ),
+            attributes=attributes,
             relationships=p.CatalogVariantRelationships(
-                item=p.CatalogItemRelationship(
-                    data=p.CatalogItemRef(id=catalog_id(item.external_id))
-                )
+                item=p.CatalogItemRelationship(data=item_ref)
             ),
         )
     )
 
 
 def build_variant_update(item, variant, inventory_policy):
+    attributes = p.CatalogVariantUpdateAttributes(
+        **_variant_fields(item, variant, inventory_policy), published=True
+    )
     return p.CatalogVariantUpdateRequest(
         data=p.CatalogVariantUpdate(
-            id=catalog_id(variant.external_id),
-            attributes=p.CatalogVariantUpdateAttributes(
-                title=variant.title,
-                description=item.description or variant.title,
-                sku=variant.sku or variant.external_id,
-                inventory_policy=inventory_policy,
-                inventory_quantity=variant.inventory_quantity,
-                price=variant.price,
-                url=variant.url or item.url,
-                image_full_url=_text(variant.image_url or item.image_url),
-                published=True,
-            ),
+            id=catalog_id(variant.external_id), attributes=attributes
         )
     )
 

@@ -20,16 +20,11 @@ def chunk_profiles(
     ``max_bytes`` (with room for the job envelope).
     """
     budget = max_bytes - 1024
-    chunk, size = [], 0
-    for profile in profiles:
-        weight = len(b.encode(b.build_profile_resource(profile).dump())) + 1
-        if chunk and (len(chunk) >= max_count or size + weight > budget):
-            yield chunk
-            chunk, size = [], 0
-        chunk.append(profile)
-        size += weight
-    if chunk:
-        yield chunk
+    return _chunks(
+        profiles,
+        lambda profile: len(b.encode(b.build_profile_resource(profile).dump())) + 1,
+        lambda count, size: count >= max_count or size > budget,
+    )
 
 
 def chunk_events(order_events, max_events=const.MAX_BULK_EVENTS):
@@ -37,14 +32,22 @@ def chunk_events(order_events, max_events=const.MAX_BULK_EVENTS):
 
     A placed order counts one event per line on top of "Placed Order".
     """
-    chunk, count = [], 0
-    for event in order_events:
-        weight = b.count_events(event)
-        if chunk and count + weight > max_events:
+    return _chunks(
+        order_events, b.count_events, lambda _count, events: events > max_events
+    )
+
+
+def _chunks(items, weigh, full):
+    """Yield lists of ``items``; ``full(length, weight)`` says whether adding
+    the next item (``weight`` counts it in) would overfill the current list."""
+    chunk, total = [], 0
+    for item in items:
+        weight = weigh(item)
+        if chunk and full(len(chunk), total + weight):
             yield chunk
-            chunk, count = [], 0
-        chunk.append(event)
-        count += weight
+            chunk, total = [], 0
+        chunk.append(item)
+        total += weight
     if chunk:
         yield chunk
 

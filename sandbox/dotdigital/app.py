@@ -6,7 +6,7 @@ import re
 from datetime import datetime, timezone
 
 from .. import specs
-from ..core import ProviderApp, Response, Router
+from ..core import ProviderApp, Response, Router, jsonable
 from .common import (
     DEFAULT_FIELDS,
     DENIED,
@@ -250,8 +250,8 @@ class DotdigitalApp(V2Mixin, ContactsMixin, InsightMixin, JobsMixin, ProviderApp
                     },
                 }
             if account is not None:
-                return _jsonable(out.get(account, {}))
-            return _jsonable(out)
+                return jsonable(out.get(account, {}))
+            return jsonable(out)
 
     def actions(self):
         """What a Dotdigital contact (or Dotdigital) can do."""
@@ -371,13 +371,3 @@ def _spurious(violation):
         names = set(re.findall(r"'([^']+)'", message))
         return names <= {"json", "key", "contactIdentity"}
     return False
-
-
-def _jsonable(value):
-    return json.loads(json.dumps(value, default=_default))
-
-
-def _default(value):
-    if isinstance(value, set | frozenset | tuple):
-        return sorted(value, key=str)
-    return str(value)

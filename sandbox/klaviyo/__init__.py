@@ -22,8 +22,8 @@ HMAC-SHA256, keyed by the webhook's secret, of the raw body followed by the
 """
 
 from .app import KlaviyoApp
-from .common import sign_webhook
+from .common import iso, sign_webhook
 
 App = KlaviyoApp
 
-__all__ = ["App", "KlaviyoApp", "sign_webhook"]
+__all__ = ["App", "KlaviyoApp", "iso", "sign_webhook"]

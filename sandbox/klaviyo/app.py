@@ -8,6 +8,7 @@ import uuid
 from .. import specs
 from ..core import ProviderApp, Response
 from ..ratelimit import parse_rate
+from . import filters
 from .actions import ActionsMixin
 from .catalog import CatalogMixin
 from .common import (
@@ -18,9 +19,7 @@ from .common import (
     MAX_BULK_BYTES,
     REVISION_PATTERN,
     consent_text,
-    iso,
     mask_key,
-    sign_webhook,
 )
 from .consent import ConsentMixin
 from .events import EventsMixin
@@ -268,6 +267,16 @@ class KlaviyoApp(
 
     # == profiles ===============================================================
 
+    @staticmethod
+    def _matching(conditions, items, value_of):
+        """The ``items`` meeting parsed ``filter`` conditions (``value_of(item,
+        field)`` reads a field)."""
+        return [
+            item
+            for item in items
+            if filters.matches(conditions, lambda f, item=item: value_of(item, f))
+        ]
+
     def _page(self, request, items, render):
         size = int(request.arg("page[size]") or 20)
         try:
@@ -341,7 +350,10 @@ class KlaviyoApp(
         return rows
 
     def handler_error(self, request, exc):
-        """A body missing what the handler needs (validation off) is a 400."""
+        """A bad ``filter`` is a 400; so is a body missing what the handler
+        needs (validation off)."""
+        if isinstance(exc, filters.FilterError):
+            return self.error(400, str(exc), field="query.filter")
         if self.sandbox.config.get("validate"):
             return None
         if isinstance(exc, KeyError | TypeError | IndexError | AttributeError):
@@ -355,7 +367,3 @@ class KlaviyoApp(
         if exc.meta:
             response.body["errors"][0]["meta"] = exc.meta
         return response
-
-
-App = KlaviyoApp
-__all__ = ["App", "KlaviyoApp", "iso", "sign_webhook"]

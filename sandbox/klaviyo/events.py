@@ -138,17 +138,11 @@ class EventsMixin:
 
     def get_events(self, request):
         """``GET /api/events``."""
-        try:
-            conditions = filters.parse(request.arg("filter"), EVENT_FILTERS)
-        except filters.FilterError as exc:
-            return self.error(400, str(exc), field="query.filter")
+        conditions = filters.parse(request.arg("filter"), EVENT_FILTERS)
         with self.lock:
-            state = self._state(request)
-            found = [
-                e
-                for e in state["events"]
-                if filters.matches(conditions, lambda f, e=e: event_value(e, f))
-            ]
+            found = self._matching(
+                conditions, self._state(request)["events"], event_value
+            )
             found = sort_items(found, request.arg("sort") or "timestamp", event_value)
             return self._page(
                 request, found, lambda e: self._event_resource(request, e)

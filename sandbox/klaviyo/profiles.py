@@ -270,21 +270,14 @@ class ProfilesMixin:
         """``GET /api/profiles``: filter, sort and page profiles (``additional-fields``
         for consent).
         """
-        try:
-            conditions = filters.parse(request.arg("filter"), PROFILE_FILTERS)
-        except filters.FilterError as exc:
-            return self.error(400, str(exc), field="query.filter")
+        parsed = filters.parse(request.arg("filter"), PROFILE_FILTERS)
         conditions = [
             (op, field, lowercase_values(value) if field == "email" else value)
-            for op, field, value in conditions
+            for op, field, value in parsed
         ]
         with self.lock:
-            state = self._state(request)
-            found = [
-                p
-                for p in state["profiles"].values()
-                if filters.matches(conditions, lambda f, p=p: profile_value(p, f))
-            ]
+            profiles = self._state(request)["profiles"].values()
+            found = self._matching(conditions, profiles, profile_value)
             found = sort_items(found, request.arg("sort"), profile_value)
             wants = self._wants_subscriptions(request)
             return self._page(
