@@ -1,90 +1,42 @@
-"""The adapter interface every ESP implements, and the errors it raises.
+"""The adapter interface every ESP implements, and its one request path.
 
 Nothing here imports Odoo: the engine hands adapters plain values (see
 ``events.py``) and adapters answer with :class:`DeliveryResult` or raise an
-:class:`EspError` whose ``category`` tells the engine what to do next.
+:class:`EspError` (``errors.py``) whose ``category`` tells the engine what to
+do next.
 """
 
 import abc
 import dataclasses
-import enum
 import re
+
+from .errors import ErrorCategory, EspError, category_for_status, redact
+from .http import HttpTransport, parse_rate_limit, parse_retry_after, throttle_wait
+from .wire import response_json
+
+__all__ = [
+    "BackendSettings",
+    "BulkJob",
+    "DeliveryResult",
+    "ErrorCategory",
+    "EspAdapter",
+    "EspError",
+    "category_for_status",
+    "is_usable_email",
+    "named_properties",
+    "redact",
+]
 
 # An address every ESP accepts: one @, a local part and a dotted domain.
 EMAIL_SHAPE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]{2,}$")
 
 
+CODE_INVALID_EMAIL = "invalid_email"
+
+
 def is_usable_email(email):
     """True when ``email`` has the shape every ESP accepts."""
     return bool(email and EMAIL_SHAPE.match(email))
-
-
-class ErrorCategory(str, enum.Enum):
-    """Why a delivery failed; decides retry or exception, and the owner team."""
-
-    DATA = "data"
-    CONFIGURATION = "configuration"
-    RATE_LIMIT = "rate_limit"
-    TRANSIENT = "transient"
-    AUTHENTICATION = "authentication"
-
-    @property
-    def retryable(self):
-        return self in (ErrorCategory.RATE_LIMIT, ErrorCategory.TRANSIENT)
-
-
-class EspError(Exception):
-    """A failed ESP call, classified. Messages never carry credentials."""
-
-    def __init__(
-        self,
-        message,
-        *,
-        category,
-        status=None,
-        field=None,
-        code=None,
-        retry_after=None,
-    ):
-        super().__init__(message)
-        self.message = message
-        self.category = ErrorCategory(category)
-        self.status = status
-        self.field = field
-        self.code = code
-        self.retry_after = retry_after
-
-    @property
-    def retryable(self):
-        return self.category.retryable
-
-    def __str__(self):
-        prefix = f"HTTP {self.status}: " if self.status else ""
-        suffix = f" (field: {self.field})" if self.field else ""
-        return f"{prefix}{self.message}{suffix}"
-
-
-def category_for_status(status):
-    """Map an HTTP status to the error category the engine acts on."""
-    if status == 429:
-        return ErrorCategory.RATE_LIMIT
-    if status in (401, 403):
-        return ErrorCategory.AUTHENTICATION
-    if status >= 500 or status in (408, 409, 423):
-        return ErrorCategory.TRANSIENT
-    if status == 404:
-        return ErrorCategory.CONFIGURATION
-    return ErrorCategory.DATA
-
-
-def redact(text, secrets):
-    """Return ``text`` with every non-empty secret replaced by ``***``."""
-    text = str(text)
-    for secret in secrets:
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, "***")
-    # Authorization headers that slipped into a message, whatever the scheme.
-    return re.sub(r"(?i)(authorization['\"]?\s*[:=]\s*['\"]?)[^'\",}]+", r"\1***", text)
 
 
 def named_properties(properties, to_name, reserved, kind, code):
@@ -122,7 +74,7 @@ class BackendSettings:
     api_key: str = dataclasses.field(default="", repr=False)
     api_user: str = ""
     api_secret: str = dataclasses.field(default="", repr=False)
-    klaviyo_revision: str = "2026-07-15"
+    klaviyo_revision: str = ""  # empty: klaviyo.const.API_REVISION
     klaviyo_list_id: str = ""
     mailchimp_list_id: str = ""
     mailchimp_store_id: str = ""
@@ -174,21 +126,95 @@ class EspAdapter(abc.ABC):
     """
 
     provider = None
+    # Seconds to wait after a rate limit that names no wait (None: the engine's).
+    rate_limit_wait = None
 
     def __init__(self, settings, transport=None):
-        from .http import HttpTransport
-
         self.settings = settings
         self.transport = transport or HttpTransport(timeout=settings.timeout)
         self._count = 0
+        self.last_rate_limit = {}
 
     def _start(self):
         """Start counting the requests of one delivery."""
         self._count = 0
+        self.last_rate_limit = {}
 
     def _result(self, **values):
-        """A DeliveryResult carrying how many requests the delivery took."""
-        return DeliveryResult(requests=self._count, **values)
+        """A DeliveryResult with the delivery's request count and, when the
+        ESP sent them, its rate-limit headers (``detail["rate_limit"]``)."""
+        result = DeliveryResult(requests=self._count, **values)
+        if any(value is not None for value in self.last_rate_limit.values()):
+            result.detail.setdefault("rate_limit", dict(self.last_rate_limit))
+        return result
+
+    # --- the request path ---------------------------------------------------
+    def _send(self, method, path, *, json=None, params=None):
+        """Send one request to the ESP; return the response (status < 400).
+
+        The one request path of every adapter: counts the request, applies
+        the transport's timeout, records the rate-limit headers and raises a
+        classified :class:`EspError` (without credentials) for network
+        failures and error answers.
+        """
+        url, options = self._prepare_request(method, path, json)
+        self._count += 1
+        try:
+            response = self.transport.send(method, url, params=params, **options)
+        except EspError as exc:
+            exc.redact(self.settings.secrets)
+            raise
+        self.last_rate_limit = parse_rate_limit(response.headers)
+        if response.status_code >= 400:
+            raise self._classify(response)
+        return response
+
+    def _request(self, method, path, *, json=None, params=None):
+        """:meth:`_send` and return the decoded JSON body (``{}`` when none)."""
+        return response_json(self._send(method, path, json=json, params=params))
+
+    def _prepare_request(self, method, path, body):
+        """Return ``(url, transport options)`` for one request: the ESP's URL,
+        auth and headers, and ``body`` encoded. Raise a configuration
+        :class:`EspError` when credentials are missing."""
+        url = self.settings.base_url.rstrip("/") + path
+        return url, {"json": body, "headers": {"Accept": "application/json"}}
+
+    def _error_from_response(self, response):
+        """Classify an error answer (status >= 400) as an :class:`EspError`.
+
+        ESPs word their errors differently and override this; the wait before
+        a retry is filled in by :meth:`_classify` when left ``None``.
+        """
+        return EspError(
+            f"{self.provider} answered HTTP {response.status_code}",
+            category=category_for_status(response.status_code),
+            status=response.status_code,
+        )
+
+    def _classify(self, response):
+        error = self._error_from_response(response).redact(self.settings.secrets)
+        if error.retry_after is None:
+            if error.category == ErrorCategory.RATE_LIMIT:
+                error.retry_after = throttle_wait(
+                    response.headers, default=self.rate_limit_wait
+                )
+            elif error.category == ErrorCategory.TRANSIENT:
+                error.retry_after = parse_retry_after(response.headers)
+        return error
+
+    @staticmethod
+    def _email(email):
+        """The normalised email, or a DATA error before any request."""
+        value = (email or "").strip().lower()
+        if not is_usable_email(value):
+            raise EspError(
+                f"{email!r} is not a valid email address",
+                category=ErrorCategory.DATA,
+                field="email",
+                code=CODE_INVALID_EMAIL,
+            )
+        return value
 
     # --- connection ---------------------------------------------------------
     @abc.abstractmethod

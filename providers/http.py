@@ -1,23 +1,21 @@
-"""The one place where esp_sync talks HTTP.
+"""The transport under the adapters' one request path, and header readers.
 
-Every provider client sends through :meth:`HttpTransport.send`, which sets
-the timeout, turns network failures into retryable errors and reads the
-rate-limit headers each ESP publishes. Status-code classification of error
-bodies stays with the provider (each ESP words its errors differently).
+:meth:`HttpTransport.send` sets the timeout and turns network failures into
+retryable errors; :meth:`providers.base.EspAdapter._send` is the request path
+every ESP goes through (auth, counting, rate-limit headers, classification).
 """
 
 import email.utils
-import logging
 import time
 
 import requests
 
-from .base import ErrorCategory, EspError
-
-_logger = logging.getLogger(__name__)
+from .errors import ErrorCategory, EspError
 
 DEFAULT_TIMEOUT = 20.0
 USER_AGENT = "esp_sync/18.0 (+Odoo)"
+# A rate-limit reset above this is a Unix time, below it a number of seconds.
+EPOCH_THRESHOLD = 1e9
 
 
 def parse_retry_after(headers, default=None):
@@ -28,17 +26,23 @@ def parse_retry_after(headers, default=None):
     try:
         return max(0.0, float(value))
     except ValueError:
+        pass
+    try:
         parsed = email.utils.parsedate_to_datetime(value)
-        if parsed is None:
-            return default
-        return max(0.0, parsed.timestamp() - time.time())
+    except (TypeError, ValueError):  # unreadable HTTP date
+        return default
+    if parsed is None:
+        return default
+    return max(0.0, parsed.timestamp() - time.time())
 
 
 def parse_rate_limit(headers):
     """Return ``{limit, remaining, reset}`` from the headers ESPs send.
 
     Klaviyo: ``RateLimit-Limit/-Remaining/-Reset``; Dotdigital:
-    ``X-RateLimit-Limit/-Remaining/-Reset``. Missing values are ``None``.
+    ``X-RateLimit-Limit/-Remaining/-Reset``; Mailchimp sends none (it caps
+    connections). Missing values are ``None``; ``reset`` is kept as sent
+    (seconds, or a Unix time).
     """
     info = {}
     for key in ("limit", "remaining", "reset"):
@@ -50,6 +54,18 @@ def parse_rate_limit(headers):
         except ValueError:
             info[key] = None
     return info
+
+
+def throttle_wait(headers, default=None):
+    """Seconds to wait after a rate limit: ``Retry-After``, else the window's
+    reset (seconds or a Unix time), else ``default``."""
+    seconds = parse_retry_after(headers)
+    if seconds is not None:
+        return seconds
+    reset = parse_rate_limit(headers)["reset"]
+    if reset is None:
+        return default
+    return max(0.0, reset - time.time()) if reset > EPOCH_THRESHOLD else reset
 
 
 class HttpTransport:

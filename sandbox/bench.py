@@ -19,10 +19,12 @@ from pathlib import Path
 
 import requests
 
+from .klaviyo.common import REVISION
+
 ROOT = Path(__file__).resolve().parents[1]
 HEADERS = {
     "Authorization": "Klaviyo-API-Key pk_sandbox_bench",
-    "revision": "2026-07-15",
+    "revision": REVISION,
     "Content-Type": "application/vnd.api+json",
 }
 

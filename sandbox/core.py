@@ -7,10 +7,12 @@ the app's :class:`Router`, and encodes the :class:`Response` the handler
 returns.
 """
 
+import datetime
 import json
 import re
 import threading
 from dataclasses import dataclass, field
+from urllib.parse import unquote
 
 
 class Headers(dict):
@@ -97,7 +99,10 @@ class MethodNotAllowed(Exception):
 class Router:
     """Method + path template (``/api/profiles/{id}``) to handler.
 
-    Literal templates win over templated ones, then fewer parameters.
+    Literal templates win over templated ones, then fewer parameters. The
+    path is matched as sent and each parameter percent-decoded afterwards, as
+    the real APIs do (``user%2Btag@example.com`` is ``user+tag@example.com``;
+    an encoded ``/`` stays inside its segment).
     """
 
     def __init__(self, routes=()):
@@ -125,7 +130,8 @@ class Router:
             if route_method != method.upper():
                 allowed.add(route_method)
                 continue
-            return template, handler, dict(zip(names, found.groups(), strict=True))
+            values = [unquote(value) for value in found.groups()]
+            return template, handler, dict(zip(names, values, strict=True))
         if allowed:
             raise MethodNotAllowed(allowed)
         raise RouteNotFound(path)
@@ -214,8 +220,8 @@ class ProviderApp:
         """JSON-able state, of one account or all."""
         with self.lock:
             if account is not None:
-                return _jsonable(self.accounts.get(account, {}))
-            return _jsonable(self.accounts)
+                return jsonable(self.accounts.get(account, {}))
+            return jsonable(self.accounts)
 
     def ui_rows(self, account=None):
         """``[{account, email, consent, events: [...]}]`` for the HTML page."""
@@ -242,7 +248,22 @@ class ProviderApp:
         return self.sandbox.now()
 
 
-def _jsonable(value):
+def parse_iso(value):
+    """An aware datetime from ISO 8601 text; naive values are UTC.
+
+    Accepts ``Z`` and fractions of any length, which ``fromisoformat`` of
+    Python 3.10 refuses. Raises ``ValueError`` on anything else.
+    """
+    text = re.sub(r"[Zz]$", "+00:00", str(value).strip())
+    text = re.sub(r"\.(\d+)", lambda m: "." + m.group(1)[:6].ljust(6, "0"), text)
+    parsed = datetime.datetime.fromisoformat(text)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=datetime.timezone.utc)
+    return parsed
+
+
+def jsonable(value):
+    """``value`` as plain JSON types (sets and tuples become sorted lists)."""
     return json.loads(json.dumps(value, default=_default))
 
 

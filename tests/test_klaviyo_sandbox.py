@@ -60,7 +60,7 @@ class TestKlaviyoSandbox(EspSyncCase, HttpCase):
             "/api/lists",
             json={"data": {"type": "list", "attributes": {"name": "Newsletter"}}},
         )
-        self.backend.klaviyo_list_id = answer.json()["data"]["id"]
+        self.backend.klaviyo_list_id = answer["data"]["id"]
 
     # ------------------------------------------------------------- helpers
     def _state(self):

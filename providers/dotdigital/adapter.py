@@ -20,11 +20,10 @@ from ..base import (
     ErrorCategory,
     EspAdapter,
     EspError,
-    is_usable_email,
     named_properties,
 )
 from ..events import ConsentStatus, ConsentUpdate
-from ..wire import parse_timestamp, response_json
+from ..wire import parse_timestamp
 from . import const, payloads
 from .bulk import BulkMixin
 from .catalog import CatalogMixin
@@ -65,12 +64,13 @@ class DotdigitalAdapter(OrdersMixin, CatalogMixin, BulkMixin, EspAdapter):
     """Dotdigital behind the :class:`EspAdapter` interface."""
 
     provider = "dotdigital"
+    rate_limit_wait = 60.0
 
     def __init__(self, settings, transport=None):
         super().__init__(settings, transport=transport)
         self.api_endpoint = (settings.extra or {}).get(const.EXTRA_API_ENDPOINT) or ""
 
-    # --- the chokepoint -----------------------------------------------------
+    # --- the request path (hooks of EspAdapter._send) -------------------------
     @property
     def region_url(self):
         return (self.settings.base_url or const.DEFAULT_BASE_URL).rstrip("/")
@@ -93,8 +93,8 @@ class DotdigitalAdapter(OrdersMixin, CatalogMixin, BulkMixin, EspAdapter):
                 return str(prop["value"]).rstrip("/")
         return ""
 
-    def _request(self, method, path, *, json=None, params=None):
-        """Send one request to Dotdigital; return its JSON or raise EspError."""
+    def _prepare_request(self, method, path, body):
+        """Basic auth with the API user, on the account's endpoint."""
         if not (self.settings.api_user and self.settings.api_secret):
             raise EspError(
                 "No Dotdigital API user or password is configured",
@@ -102,30 +102,14 @@ class DotdigitalAdapter(OrdersMixin, CatalogMixin, BulkMixin, EspAdapter):
             )
         base = self.region_url if path == const.ACCOUNT_INFO else None
         base = base or self.resolve_endpoint()
-        self._count += 1
-        response = self.transport.send(
-            method,
-            base + path,
-            json=json,
-            params=params,
-            auth=(self.settings.api_user, self.settings.api_secret),
-            headers={"Accept": "application/json"},
-        )
-        if response.status_code >= 400:
-            raise error_from_response(response, self.settings.secrets)
-        return response_json(response)
+        return base + path, {
+            "json": body,
+            "auth": (self.settings.api_user, self.settings.api_secret),
+            "headers": {"Accept": "application/json"},
+        }
 
-    @staticmethod
-    def _email(email):
-        value = (email or "").strip().lower()
-        if not is_usable_email(value):
-            raise EspError(
-                f"{email!r} is not a valid email address",
-                category=ErrorCategory.DATA,
-                field="email",
-                code=const.CODE_INVALID_EMAIL,
-            )
-        return value
+    def _error_from_response(self, response):
+        return error_from_response(response)
 
     @staticmethod
     def _contact_path(email):
@@ -409,4 +393,4 @@ class DotdigitalAdapter(OrdersMixin, CatalogMixin, BulkMixin, EspAdapter):
 
 
 def _parse_time(value):
-    return parse_timestamp(value, default=datetime.datetime.now(datetime.UTC))
+    return parse_timestamp(value, default=datetime.datetime.now(datetime.timezone.utc))

@@ -1,9 +1,6 @@
 """Turn Dotdigital error bodies (v2 and v3 shapes) into classified EspErrors."""
 
-import time
-
-from ..base import ErrorCategory, EspError, category_for_status, redact
-from ..http import parse_retry_after
+from ..errors import ErrorCategory, EspError, category_for_status
 from . import const
 
 
@@ -25,32 +22,18 @@ def parse_error(response):
     return code, text, details
 
 
-def retry_after(headers):
-    """Seconds to wait: ``Retry-After``, else ``X-RateLimit-Reset``.
+def error_from_response(response):
+    """Classify a non-2xx Dotdigital response; plain-language message.
 
-    The reset header is either seconds to wait or a Unix timestamp.
+    The wait before a retry (``Retry-After``, else ``X-RateLimit-Reset``) is
+    read from the headers by the request path.
     """
-    seconds = parse_retry_after(headers)
-    if seconds is not None:
-        return seconds
-    raw = headers.get("X-RateLimit-Reset")
-    try:
-        value = float(raw)
-    except (TypeError, ValueError):
-        return 60.0
-    return max(0.0, value - time.time()) if value > 1e9 else value
-
-
-def error_from_response(response, secrets=()):
-    """Classify a non-2xx Dotdigital response; plain-language message."""
     status = response.status_code
     code, text, details = parse_error(response)
     category = category_for_status(status)
     field = None
-    wait = None
     message = f"Dotdigital answered HTTP {status}" + (f": {text}" if text else "")
     if status == 429:
-        wait = retry_after(response.headers)
         message = "Dotdigital rate limit reached; retry later"
     elif status in (401, 403):
         message = (
@@ -72,19 +55,12 @@ def error_from_response(response, secrets=()):
         )
     elif status == 409:
         category = ErrorCategory.DATA
-    elif status >= 500:
-        wait = parse_retry_after(response.headers)
-    elif details:
+    elif details and status < 500:
         field = details[0][0] or None
         extra = "; ".join(f"{i}: {d}" for i, d in details)
         message = f"Dotdigital rejected the data: {text} ({extra})"
     error = EspError(
-        redact(message, secrets),
-        category=category,
-        status=status,
-        field=field,
-        code=code or None,
-        retry_after=wait,
+        message, category=category, status=status, field=field, code=code or None
     )
     error.details = details  # [(item, description)], for targeted retries
     return error

@@ -16,11 +16,9 @@ from ..base import (
     ErrorCategory,
     EspAdapter,
     EspError,
-    is_usable_email,
     named_properties,
 )
 from ..events import ConsentStatus, ConsentUpdate
-from ..wire import response_json
 from . import const, payloads, util
 from .bulk import BulkMixin
 from .ecommerce import EcommerceMixin
@@ -53,12 +51,13 @@ class MailchimpAdapter(EcommerceMixin, BulkMixin, EspAdapter):
     """Mailchimp Marketing API v3 behind the :class:`EspAdapter` interface."""
 
     provider = "mailchimp"
+    rate_limit_wait = 60.0
 
     def __init__(self, settings, transport=None):
         super().__init__(settings, transport=transport)
         self._merge_names = {}  # merge tag -> the property name it came from
 
-    # --- the chokepoint -----------------------------------------------------
+    # --- the request path (hooks of EspAdapter._send) -------------------------
     @property
     def base_url(self):
         """``settings.base_url`` or the data centre named by the key suffix."""
@@ -74,25 +73,21 @@ class MailchimpAdapter(EcommerceMixin, BulkMixin, EspAdapter):
             )
         return const.DEFAULT_BASE_URL.format(dc=dc)
 
-    def _request(self, method, path, *, json=None, params=None):
-        """Send one request to Mailchimp; return its JSON or raise EspError."""
+    def _prepare_request(self, method, path, body):
+        """Basic auth with the API key, on the key's data centre."""
         if not self.settings.api_key:
             raise EspError(
                 "No Mailchimp API key is configured",
                 category=ErrorCategory.CONFIGURATION,
             )
-        self._count += 1
-        response = self.transport.send(
-            method,
-            self.base_url + path,
-            json=json,
-            params=params,
-            auth=(const.AUTH_USER, self.settings.api_key),
-            headers={"Accept": "application/json"},
-        )
-        if response.status_code >= 400:
-            raise error_from_response(response, self.settings.secrets)
-        return response_json(response)
+        return self.base_url + path, {
+            "json": body,
+            "auth": (const.AUTH_USER, self.settings.api_key),
+            "headers": {"Accept": "application/json"},
+        }
+
+    def _error_from_response(self, response):
+        return error_from_response(response)
 
     # --- settings helpers ---------------------------------------------------
     def _list_id(self):
@@ -110,19 +105,6 @@ class MailchimpAdapter(EcommerceMixin, BulkMixin, EspAdapter):
                 category=ErrorCategory.CONFIGURATION,
             )
         return self.settings.mailchimp_store_id
-
-    @staticmethod
-    def _email(email):
-        """The normalised email, or a DATA error before any request."""
-        value = (email or "").strip().lower()
-        if not is_usable_email(value):
-            raise EspError(
-                f"{email!r} is not a valid email address",
-                category=ErrorCategory.DATA,
-                field="email",
-                code=const.CODE_INVALID_EMAIL,
-            )
-        return value
 
     # --- connection ---------------------------------------------------------
     def test_connection(self):

@@ -2,8 +2,7 @@
 
 import re
 
-from ..base import ErrorCategory, EspError, category_for_status, redact
-from ..http import parse_retry_after
+from ..errors import ErrorCategory, EspError, category_for_status
 from . import const
 
 
@@ -45,8 +44,11 @@ def missing_merge_tags(problem, sent_tags):
     return missing
 
 
-def error_from_response(response, secrets=()):
-    """Classify a non-2xx Mailchimp response; the message is plain language."""
+def error_from_response(response):
+    """Classify a non-2xx Mailchimp response; the message is plain language.
+
+    The wait before a retry is read from the headers by the request path.
+    """
     status = response.status_code
     problem = parse_problem(response)
     title = str(problem.get("title") or response.reason or "").strip()
@@ -56,7 +58,6 @@ def error_from_response(response, secrets=()):
     category = category_for_status(status)
     code = None
     field = None
-    retry_after = None
     message = f"Mailchimp answered {title or status}" + (
         f": {detail}" if detail else ""
     )
@@ -66,7 +67,6 @@ def error_from_response(response, secrets=()):
     ):
         category = ErrorCategory.RATE_LIMIT
         code = const.CODE_THROTTLED
-        retry_after = parse_retry_after(response.headers, default=60.0)
         message = "Mailchimp is throttling requests; retry later" + (
             f" ({detail})" if detail else ""
         )
@@ -84,7 +84,6 @@ def error_from_response(response, secrets=()):
         )
     elif status >= 500:
         category = ErrorCategory.TRANSIENT
-        retry_after = parse_retry_after(response.headers)
     elif const.TITLE_COMPLIANCE in text:
         category = ErrorCategory.DATA
         code = const.CODE_COMPLIANCE_STATE
@@ -113,10 +112,5 @@ def error_from_response(response, secrets=()):
                 f" (also {others})" if others else ""
             )
     return EspError(
-        redact(message, secrets),
-        category=category,
-        status=status,
-        field=field or None,
-        code=code,
-        retry_after=retry_after,
+        message, category=category, status=status, field=field or None, code=code
     )

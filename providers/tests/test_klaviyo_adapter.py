@@ -8,7 +8,7 @@ import responses
 from providers import events
 from providers.base import BackendSettings, ErrorCategory, EspError
 from providers.klaviyo import KlaviyoAdapter, const
-from providers.klaviyo.payloads import e164
+from providers.klaviyo.builders import e164
 from sandbox import specs
 
 BASE = "https://a.klaviyo.com"

@@ -79,6 +79,16 @@ def test_router_prefers_literal_paths():
         router.match("GET", "/zzz")
 
 
+def test_router_percent_decodes_parameters():
+    router = Router([("GET", "/c/{kind}/{value}", "contact")])
+    assert router.match("GET", "/c/email/user%2Btag@example.com")[2] == {
+        "kind": "email",
+        "value": "user+tag@example.com",
+    }
+    # An encoded slash stays inside its segment; "+" is not a space in a path.
+    assert router.match("GET", "/c/id/a%2Fb+c")[2]["value"] == "a/b+c"
+
+
 def test_headers_are_case_insensitive():
     headers = Headers({"Content-Type": "x"})
     assert headers["content-type"] == "x" and headers.get("CONTENT-TYPE") == "x"

@@ -1,6 +1,7 @@
 """The Dotdigital emulator over HTTP: auth, contacts, insight data, limits."""
 
 import time
+import urllib.parse
 
 import pytest
 import requests
@@ -407,9 +408,9 @@ def test_accounts_are_isolated(sb, dd):
 
 
 def _iso(ts):
-    from datetime import UTC, datetime
+    from datetime import datetime, timezone
 
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def test_actions_over_the_control_api(sb, dd):
@@ -491,3 +492,16 @@ def test_email_change_keeps_one_contact(dd):
     assert moved.json()["contactId"] == created["contactId"]
     v3_error(dd.get("/contacts/v3/email/ann@example.com"), 404)
     assert dd.get("/contacts/v3/email/ANN@new.example").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "email", ["user+tag@example.com", "o'brien@example.com", "zoë@example.com"]
+)
+def test_contact_paths_are_percent_decoded(dd, email):
+    assert upsert(dd, email, identifiers={"email": email}).status_code in (200, 201)
+    encoded = urllib.parse.quote(email, safe="@")
+    assert encoded != email
+    for path in (email, encoded):
+        answer = dd.get(f"/contacts/v3/email/{path}")
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["identifiers"]["email"] == email

@@ -4,6 +4,7 @@ import hashlib
 import hmac
 import json
 import threading
+import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -736,3 +737,11 @@ def test_unsubscribe_from_a_list_is_a_list_suppression(sb, kl):
     sb.action("klaviyo", "unsubscribe", email="bob@example.com", list_id=list_id)
     bob = kl.marketing("bob@example.com")
     assert bob["consent"] == "SUBSCRIBED" and bob["list_suppressions"]
+
+
+def test_catalog_ids_in_paths_are_percent_decoded(kl):
+    item_id = kl.post("/api/catalog-items", _item("MUG 1/2")).json()["data"]["id"]
+    assert item_id == "$custom:::$default:::MUG 1/2"
+    answer = kl.get("/api/catalog-items/" + urllib.parse.quote(item_id, safe="$:"))
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["data"]["id"] == item_id

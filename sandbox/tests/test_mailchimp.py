@@ -610,9 +610,9 @@ def test_rate_limit_off_by_default(sb, mc):
 
 
 def _iso(ts):
-    from datetime import UTC, datetime
+    from datetime import datetime, timezone
 
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")
+    return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="seconds")
 
 
 def test_api_changes_fire_hooks_with_the_api_source(sb, mc, receiver):
@@ -715,3 +715,12 @@ def test_reset_drops_pending_batches(sb, mc):
     sb.reset("mailchimp")
     time.sleep(0.4)
     problem(mc.get(member_path("ann@example.com")), 404)
+
+
+def test_member_path_by_email_is_percent_decoded(mc):
+    email = "user+tag@example.com"
+    assert put_member(mc, email, status_if_new="subscribed").status_code == 200
+    for raw in (email, urllib.parse.quote(email, safe="@")):
+        answer = mc.get(f"/lists/{LIST}/members/{raw}")
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["email_address"] == email

@@ -1,59 +1,37 @@
-"""Mailchimp Marketing API v3 emulator, mounted at ``/mailchimp``.
-
-Base URL for a client: ``http://127.0.0.1:<port>/mailchimp`` (real:
-``https://us1.api.mailchimp.com``); every path starts with ``/3.0``.
-Credentials: an API key ``sandbox<anything>-us1`` as the Basic password (any
-user) or as a Bearer token; each distinct key is its own account, which
-starts with one audience ``aud00001`` ("Sandbox Audience"). Errors are
-``application/problem+json`` like the real API's.
-
-Simplifications, documented here once:
-
-- Batch results: ``response_body_url`` points at ``/mailchimp/_results/{id}``,
-  which serves a JSON list of ``{status_code, operation_id, response}``; the
-  real one is a presigned URL to a tar.gz of JSON files with the same items.
-- Webhook URLs are not verified with a GET when registered.
-- Only the endpoints esp_sync uses exist (lists, members, merge fields, tags,
-  member events, batch subscribe, e-commerce stores/customers/products/
-  orders, batches, list webhooks); others answer 404.
-- "10 concurrent connections per key" is counted per in-flight request.
-- ``PUT .../members/{hash}`` creating a member requires ``status_if_new``
-  (``status`` alone is refused); the live API then behaves erratically
-  (members created "pending"), so the sandbox makes the mistake visible.
-"""
+"""The Mailchimp app: routing, auth, problem+json errors, inspection."""
 
 import base64
-import hashlib
 import json
-import urllib.parse
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 
-from .core import ProviderApp, Response
-from .mailchimp_batches import BatchesMixin
-from .mailchimp_common import (
+from ..core import ProviderApp, Response
+from .audience import AudienceMixin
+from .batches import BatchesMixin
+from .common import (
     DEFAULT_LIST_ID,
     DEFAULT_LIST_NAME,
-    DEFAULT_MERGE_FIELDS,
     ERROR_TYPE,
     MAX_CONNECTIONS,
     TITLES,
     VALIDATION_DETAIL,
-    WEBHOOK_EVENTS,
     ApiError,
-    not_found,
-    page,
     subscriber_hash,
-    webhook_payload,
 )
-from .mailchimp_ecommerce import EcommerceMixin
-from .mailchimp_members import MembersMixin
+from .ecommerce import EcommerceMixin
+from .lists import ListsMixin
+from .members import MembersMixin
 
-__all__ = ["DEFAULT_LIST_ID", "MailchimpApp", "subscriber_hash"]
 
-
-class MailchimpApp(MembersMixin, EcommerceMixin, BatchesMixin, ProviderApp):
-    """The emulated Mailchimp Marketing API (see module docstring)."""
+class MailchimpApp(
+    ListsMixin,
+    MembersMixin,
+    AudienceMixin,
+    EcommerceMixin,
+    BatchesMixin,
+    ProviderApp,
+):
+    """The emulated Mailchimp Marketing API (see the package docstring)."""
 
     name = "mailchimp"
     spec = "mailchimp"
@@ -319,161 +297,9 @@ class MailchimpApp(MembersMixin, EcommerceMixin, BatchesMixin, ProviderApp):
 
     def _iso(self, ts=None):
         ts = self.now() if ts is None else ts
-        return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")
+        return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="seconds")
 
     # -- root -----------------------------------------------------------------
-    def _root(self, request, state):
-        total = sum(len(m) for m in state["members"].values())
-        return {
-            "account_id": hashlib.md5(request.account.encode()).hexdigest()[:25],
-            "login_id": "1",
-            "account_name": "Sandbox Account",
-            "email": "owner@sandbox.invalid",
-            "username": "sandbox",
-            "role": "owner",
-            "pricing_plan_type": "monthly",
-            "account_timezone": "UTC",
-            "total_subscribers": total,
-            "contact": {"company": "Sandbox", "country": "US"},
-        }
-
-    def _ping(self, request, state):
-        return {"health_status": "Everything's Chimpy!"}
-
-    # -- lists ----------------------------------------------------------------
-    def _create_list_state(self, state, list_id, body):
-        now = self._iso()
-        state["lists"][list_id] = {
-            "id": list_id,
-            "web_id": len(state["lists"]) + 1,
-            "name": body.get("name", ""),
-            "contact": body.get("contact", {}),
-            "permission_reminder": body.get("permission_reminder", ""),
-            "campaign_defaults": body.get("campaign_defaults", {}),
-            "email_type_option": bool(body.get("email_type_option", False)),
-            "double_optin": bool(body.get("double_optin", False)),
-            "date_created": now,
-        }
-        state["members"][list_id] = {}
-        state["events"][list_id] = {}
-        state["webhooks"][list_id] = {}
-        state["merge_fields"][list_id] = {
-            tag: {
-                "merge_id": index,
-                "tag": tag,
-                "name": name,
-                "type": kind,
-                "required": False,
-                "default_value": "",
-                "public": True,
-                "display_order": index + 1,
-                "options": {},
-                "help_text": "",
-                "list_id": list_id,
-            }
-            for index, (tag, name, kind) in enumerate(DEFAULT_MERGE_FIELDS, 1)
-        }
-
-    def _list_view(self, state, list_id):
-        members = state["members"][list_id].values()
-        stats = {
-            "member_count": sum(m["status"] == "subscribed" for m in members),
-            "unsubscribe_count": sum(m["status"] == "unsubscribed" for m in members),
-            "cleaned_count": sum(m["status"] == "cleaned" for m in members),
-            "total_contacts": len(members),
-        }
-        return {**state["lists"][list_id], "stats": stats}
-
-    def _the_list(self, state, list_id):
-        if list_id not in state["lists"]:
-            raise not_found()
-        return list_id
-
-    def _lists(self, request, state):
-        lists = [self._list_view(state, lid) for lid in state["lists"]]
-        return {"lists": page(request, lists), "total_items": len(lists)}
-
-    def _create_list(self, request, state):
-        list_id = uuid.uuid4().hex[:10]
-        self._create_list_state(state, list_id, request.json or {})
-        return self._list_view(state, list_id)
-
-    def _get_list(self, request, state):
-        return self._list_view(
-            state, self._the_list(state, request.path_params["list_id"])
-        )
-
-    # -- webhooks -------------------------------------------------------------
-    def _webhooks(self, request, state):
-        list_id = self._the_list(state, request.path_params["list_id"])
-        hooks = list(state["webhooks"][list_id].values())
-        return {"webhooks": hooks, "list_id": list_id, "total_items": len(hooks)}
-
-    def _add_webhook(self, request, state):
-        list_id = self._the_list(state, request.path_params["list_id"])
-        body = request.json or {}
-        url = body.get("url") or ""
-        if not url.startswith(("http://", "https://")):
-            raise ApiError(
-                400,
-                VALIDATION_DETAIL,
-                errors=[{"field": "url", "message": "This value should be a URL."}],
-            )
-        hooks = state["webhooks"][list_id]
-        if any(h["url"] == url for h in hooks.values()):
-            raise ApiError(400, "The URL is already registered for this list.")
-        events = dict.fromkeys(WEBHOOK_EVENTS, False)
-        events.update(body.get("events") or {})
-        sources = {"user": False, "admin": False, "api": False}
-        sources.update(body.get("sources") or {})
-        hook_id = uuid.uuid4().hex[:10]
-        hooks[hook_id] = {
-            "id": hook_id,
-            "url": url,
-            "events": events,
-            "sources": sources,
-            "list_id": list_id,
-        }
-        return hooks[hook_id]
-
-    def _get_webhook(self, request, state):
-        list_id = self._the_list(state, request.path_params["list_id"])
-        hook = state["webhooks"][list_id].get(request.path_params["webhook_id"])
-        if hook is None:
-            raise not_found()
-        return hook
-
-    def _delete_webhook(self, request, state):
-        list_id = self._the_list(state, request.path_params["list_id"])
-        if state["webhooks"][list_id].pop(request.path_params["webhook_id"], None):
-            return
-        raise not_found()
-
-    def _fire(self, state, list_id, kind, source, member, old_email=None):
-        """Send ``kind`` to each list webhook subscribed to it and ``source``."""
-        if kind not in WEBHOOK_EVENTS:
-            return 0
-        sent = 0
-        for hook in state["webhooks"].get(list_id, {}).values():
-            if not hook["events"].get(kind):
-                continue
-            if kind != "cleaned" and not hook["sources"].get(source):
-                continue
-            data = webhook_payload(kind, member, list_id, self._fired_at(), old_email)
-            self.sandbox.send_webhook(
-                hook["url"],
-                urllib.parse.urlencode(data).encode(),
-                {
-                    "Content-Type": "application/x-www-form-urlencoded",
-                    "User-Agent": "MailChimp",
-                },
-                provider=self.name,
-            )
-            sent += 1
-        return sent
-
-    def _fired_at(self):
-        return datetime.fromtimestamp(self.now(), UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _orders_by_email(state):

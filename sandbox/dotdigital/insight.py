@@ -1,7 +1,7 @@
 """Dotdigital Insight data v3: collections, records and async imports."""
 
-from .core import Response
-from .dotdigital_common import ApiError
+from ..core import Response
+from .common import ApiError
 
 
 class InsightMixin:

@@ -6,8 +6,9 @@ commas or wrapped in ``and(...)``. Each endpoint declares the fields and
 operators it allows; anything else is a 400 naming the ``filter`` parameter.
 """
 
-import datetime
 import re
+
+from ..core import parse_iso
 
 
 class FilterError(ValueError):
@@ -57,12 +58,9 @@ def to_epoch(value):
         return value
     text = str(value).strip()
     try:
-        parsed = datetime.datetime.fromisoformat(text)
+        return parse_iso(text).timestamp()
     except ValueError as exc:
         raise FilterError(f"Invalid datetime: {text!r}") from exc
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=datetime.timezone.utc)
-    return parsed.timestamp()
 
 
 def _split(text):

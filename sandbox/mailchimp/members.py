@@ -2,15 +2,13 @@
 member events and batch subscribe (``POST /3.0/lists/{list_id}``)."""
 
 import hashlib
-import re
 import uuid
-from datetime import UTC, datetime
 
-from .mailchimp_common import (
+from ..core import parse_iso
+from .common import (
     COMPLIANCE_DETAIL,
     EMAIL_RE,
     EVENT_NAME_RE,
-    MAX_BATCH_MEMBERS,
     STATUSES,
     VALIDATION_DETAIL,
     ApiError,
@@ -182,8 +180,8 @@ class MembersMixin:
             members = [m for m in members if m["status"] == status]
         since = request.arg("since_last_changed")
         if since:
-            cutoff = _parse_time(since)
-            members = [m for m in members if _parse_time(m["last_changed"]) > cutoff]
+            cutoff = parse_iso(since)
+            members = [m for m in members if parse_iso(m["last_changed"]) > cutoff]
         return {
             "members": page(request, members),
             "list_id": list_id,
@@ -232,7 +230,7 @@ class MembersMixin:
         )
         if creating:
             # Strict on purpose: a new member takes status_if_new, and the real
-            # API's behaviour without it is erratic (see the module docstring).
+            # API's behaviour without it is erratic (see the package docstring).
             status = body.get("status_if_new")
             if status not in STATUSES:
                 raise ApiError(
@@ -337,116 +335,7 @@ class MembersMixin:
         state["events"][list_id].setdefault(hash_, []).append(event)
 
     # -- merge fields ---------------------------------------------------------
-    def _merge_fields(self, request, state):
-        list_id = self._the_list(state, request.path_params["list_id"])
-        fields = list(state["merge_fields"][list_id].values())
-        return {
-            "merge_fields": page(request, fields),
-            "list_id": list_id,
-            "total_items": len(fields),
-        }
-
-    def _add_merge_field(self, request, state):
-        list_id = self._the_list(state, request.path_params["list_id"])
-        body = request.json or {}
-        fields = state["merge_fields"][list_id]
-        tag = body.get("tag") or re.sub(r"[^A-Z0-9]", "", body["name"].upper())[:10]
-        tag = tag.upper()
-        if tag in fields:
-            raise ApiError(
-                400,
-                f'A Merge Field with the tag "{tag}" already exists for this list.',
-                title="Invalid Resource",
-                errors=[{"field": "tag", "message": "duplicate tag"}],
-            )
-        merge_id = max((f["merge_id"] for f in fields.values()), default=0) + 1
-        fields[tag] = {
-            "merge_id": merge_id,
-            "tag": tag,
-            "name": body["name"],
-            "type": body["type"],
-            "required": bool(body.get("required", False)),
-            "default_value": body.get("default_value", ""),
-            "public": bool(body.get("public", False)),
-            "display_order": body.get("display_order", merge_id + 1),
-            "options": body.get("options") or {},
-            "help_text": body.get("help_text", ""),
-            "list_id": list_id,
-        }
-        for member in state["members"][list_id].values():
-            member["merge_fields"].setdefault(tag, "")
-        return fields[tag]
-
-    # -- batch subscribe ------------------------------------------------------
-    def _batch_subscribe(self, request, state):
-        list_id = self._the_list(state, request.path_params["list_id"])
-        body = request.json or {}
-        items = body.get("members") or []
-        if len(items) > MAX_BATCH_MEMBERS:
-            raise ApiError(
-                400,
-                f"You may only add or update {MAX_BATCH_MEMBERS} members per call.",
-                title="Invalid Resource",
-                errors=[{"field": "members", "message": "too many members"}],
-            )
-        update = bool(body.get("update_existing", False))
-        new, updated, errors = [], [], []
-        for item in items:
-            email = item.get("email_address") or ""
-            try:
-                self._check_email(email)
-                member = state["members"][list_id].get(subscriber_hash(email))
-                self._check_merge_fields(
-                    state, list_id, item.get("merge_fields"), member is None, False
-                )
-                if member is None or member["status"] == "archived":
-                    status = item.get("status") or item.get("status_if_new")
-                    if status not in STATUSES:
-                        raise ApiError(400, "Please provide a valid status.")
-                    member = self._new_member(state, list_id, item, status)
-                    new.append(member)
-                    self._fire(state, list_id, webhook_kind(status), "api", member)
-                elif not update:
-                    errors.append(
-                        {
-                            "email_address": email,
-                            "error": f"{email} is already a list member, do you "
-                            "want to update? please provide update_existing:true "
-                            "in the request body",
-                            "error_code": "ERROR_CONTACT_EXISTS",
-                        }
-                    )
-                    continue
-                else:
-                    for kind in self._update_member(state, list_id, member, item):
-                        self._fire(state, list_id, kind, "api", member)
-                    updated.append(member)
-            except ApiError as exc:
-                errors.append(
-                    {
-                        "email_address": email,
-                        "error": exc.detail,
-                        "error_code": "ERROR_GENERIC",
-                        "field": (exc.errors or [{}])[0].get("field", ""),
-                        "field_message": (exc.errors or [{}])[0].get("message", ""),
-                    }
-                )
-        return {
-            "new_members": new,
-            "updated_members": updated,
-            "errors": errors,
-            "total_created": len(new),
-            "total_updated": len(updated),
-            "error_count": len(errors),
-        }
 
 
 def _tag_id(name):
     return int(hashlib.md5(name.encode()).hexdigest()[:6], 16)
-
-
-def _parse_time(value):
-    parsed = datetime.fromisoformat(str(value))
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed

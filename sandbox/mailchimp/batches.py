@@ -12,9 +12,9 @@ import time
 import urllib.parse
 import uuid
 
-from . import specs
-from .core import MethodNotAllowed, Request, Response, RouteNotFound
-from .mailchimp_common import MAX_PENDING_BATCHES, ApiError, not_found, page
+from .. import specs
+from ..core import MethodNotAllowed, Request, Response, RouteNotFound
+from .common import MAX_PENDING_BATCHES, ApiError, not_found, page
 
 
 class BatchesMixin:

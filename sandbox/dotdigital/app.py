@@ -1,40 +1,13 @@
-"""Dotdigital API emulator (v2, Contacts v3, Insight data v3), at ``/dotdigital``.
-
-Base URL for a client: ``http://127.0.0.1:<port>/dotdigital`` (real:
-``https://r1-api.dotdigital.com``); ``GET /v2/account-info`` answers the
-``ApiEndpoint`` a client should use from then on (this mount, built from the
-request's ``Host``). Credentials: HTTP Basic with an API user starting with
-``apiuser-sandbox`` and the password ``sandbox-password``; each user is its
-own account. Errors: v2 answers ``{"message": "... ERROR_CODE"}``, v3
-``{"errorCode": "contacts:...", "description", "details": [{item,
-description}]}``.
-
-Simplifications and spec quirks, documented here once:
-
-- Rate limits are per-minute tiers (low: imports and bulk queries, medium:
-  single-record writes, high: single-record reads), counted per endpoint;
-  ``X-RateLimit-Reset`` is the Unix time the window resets, and a 429 adds
-  ``Retry-After`` seconds.
-- The published schemas of ``PATCH /contacts/v3/{identifier}/{value}`` and
-  ``PUT /insightData/v3/import`` reject valid requests (an ``allOf`` whose
-  branches each say ``additionalProperties: false``), and the single record
-  ``PUT`` declares a string body; those operations are validated here with
-  the spurious violations dropped.
-- Imports (insight data) move NotStarted -> Processing -> Complete along the
-  sandbox clock (``job_seconds``); records apply when the import completes.
-"""
+"""The Dotdigital app: routing per API family, auth, errors, rate-limit tiers."""
 
 import base64
 import json
 import re
-import threading
-import time
-import uuid
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 
-from . import specs
-from .core import ProviderApp, Response, Router
-from .dotdigital_common import (
+from .. import specs
+from ..core import ProviderApp, Response, Router, jsonable
+from .common import (
     DEFAULT_FIELDS,
     DENIED,
     LOCAL,
@@ -46,9 +19,10 @@ from .dotdigital_common import (
     by_email,
     field_name,
 )
-from .dotdigital_contacts import ContactsMixin
-from .dotdigital_insight import InsightMixin
-from .dotdigital_v2 import V2Mixin
+from .contacts import ContactsMixin
+from .insight import InsightMixin
+from .jobs import JobsMixin
+from .v2 import V2Mixin
 
 # Operations whose published schema rejects valid requests (see docstring).
 _SELF_VALIDATED = {
@@ -75,8 +49,8 @@ class _FamilyRouter(Router):
         return super().match(method, path)
 
 
-class DotdigitalApp(V2Mixin, ContactsMixin, InsightMixin, ProviderApp):
-    """The emulated Dotdigital APIs (see module docstring)."""
+class DotdigitalApp(V2Mixin, ContactsMixin, InsightMixin, JobsMixin, ProviderApp):
+    """The emulated Dotdigital APIs (see the package docstring)."""
 
     name = "dotdigital"
     spec = ("dotdigital_contacts", "dotdigital_insight", "dotdigital_v2")
@@ -276,8 +250,8 @@ class DotdigitalApp(V2Mixin, ContactsMixin, InsightMixin, ProviderApp):
                     },
                 }
             if account is not None:
-                return _jsonable(out.get(account, {}))
-            return _jsonable(out)
+                return jsonable(out.get(account, {}))
+            return jsonable(out)
 
     def actions(self):
         """What a Dotdigital contact (or Dotdigital) can do."""
@@ -335,7 +309,10 @@ class DotdigitalApp(V2Mixin, ContactsMixin, InsightMixin, ProviderApp):
     def _iso(self, ts=None):
         ts = self.now() if ts is None else ts
         return (
-            datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+            datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[
+                :-3
+            ]
+            + "Z"
         )
 
     def _validate(self, spec, request, template, body):
@@ -361,73 +338,6 @@ class DotdigitalApp(V2Mixin, ContactsMixin, InsightMixin, ProviderApp):
             )
 
     # -- asynchronous imports -------------------------------------------------
-    def _start_job(self, state, kind, body, **fields):
-        """Queue an import of ``kind`` (``contacts``/``insightData``)."""
-        import_id = str(uuid.uuid4())
-        job = {
-            "importId": import_id,
-            "status": _JOB_STATES[kind][0],
-            **fields,
-            "_kind": kind,
-            "_body": body,
-            "_submitted": self.now(),
-        }
-        state["imports"][import_id] = job
-        threading.Thread(
-            target=self._job_worker,
-            args=(state, job),
-            name=f"dotdigital-import-{import_id[:8]}",
-            daemon=True,
-        ).start()
-        return import_id
-
-    def _job_worker(self, state, job):
-        """Complete ``job`` when the sandbox clock says so, polled or not."""
-        while True:
-            with self.lock:
-                self._progress(state, job)
-                if "_body" not in job:
-                    return
-            time.sleep(0.02)
-
-    def _progress(self, state, job):
-        """First state, then the middle one at half of ``job_seconds``, then done.
-
-        The import applies when it completes.
-        """
-        if "_body" not in job:
-            return
-        waiting, running, done = _JOB_STATES[job["_kind"]]
-        elapsed = self.now() - job["_submitted"]
-        seconds = float(self._option("job_seconds", 0.5) or 0)
-        if job["status"] == waiting and elapsed >= seconds / 2:
-            job["status"] = running
-        if elapsed < seconds:
-            return
-        body = job.pop("_body")
-        if job["_kind"] == "contacts":
-            self._run_contacts_import(state, job, body)
-        else:
-            self._run_insight_import(state, job, body)
-        job["status"] = done
-
-    def _job_status(self, request, state, kind):
-        import_id = request.path_params["importId"]
-        job = state["imports"].get(import_id)
-        if job is None or job["_kind"] != kind:
-            raise ApiError(
-                404,
-                f"The import request '{import_id}' could not be found!",
-                code=f"{kind}:importNotFound",
-            )
-        self._progress(state, job)
-        return {k: v for k, v in job.items() if not k.startswith("_")}
-
-
-_JOB_STATES = {
-    "insightData": ("NotStarted", "Processing", "Complete"),
-    "contacts": ("NotFinished", "NotFinished", "Finished"),
-}
 
 
 _V3_CODES = {
@@ -461,13 +371,3 @@ def _spurious(violation):
         names = set(re.findall(r"'([^']+)'", message))
         return names <= {"json", "key", "contactIdentity"}
     return False
-
-
-def _jsonable(value):
-    return json.loads(json.dumps(value, default=_default))
-
-
-def _default(value):
-    if isinstance(value, set | frozenset | tuple):
-        return sorted(value, key=str)
-    return str(value)

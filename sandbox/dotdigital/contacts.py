@@ -5,8 +5,8 @@ resubscribed when the request carries ``resubscribeOptions``; with
 ``resubscribeWithNoChallenge: false`` it goes to ``pendingOptIn``.
 """
 
-from .core import Response
-from .dotdigital_common import (
+from ..core import Response
+from .common import (
     EMAIL_RE,
     RESUBSCRIBE_FROM,
     V2_STATUS,

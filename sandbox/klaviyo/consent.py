@@ -1,8 +1,8 @@
 """Klaviyo consent: subscription and suppression jobs, lists."""
 
-from . import klaviyo_filters as filters
-from .core import Response
-from .klaviyo_common import (
+from ..core import Response
+from . import filters
+from .common import (
     LIFTED_BY_SUBSCRIBE,
     MAX_SUBSCRIBE,
     MAX_SUPPRESS,
@@ -291,17 +291,10 @@ class ConsentMixin:
             "created": ("greater-than",),
             "updated": ("greater-than",),
         }
-        try:
-            conditions = filters.parse(request.arg("filter"), allowed)
-        except filters.FilterError as exc:
-            return self.error(400, str(exc), field="query.filter")
+        conditions = filters.parse(request.arg("filter"), allowed)
         with self.lock:
-            state = self._state(request)
-            found = [
-                item
-                for item in state["lists"].values()
-                if filters.matches(conditions, lambda f, item=item: item.get(f))
-            ]
+            items = self._state(request)["lists"].values()
+            found = self._matching(conditions, items, dict.get)
             return self._page(request, found, lambda i: self._list_resource(request, i))
 
     def get_list(self, request):

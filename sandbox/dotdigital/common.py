@@ -2,7 +2,8 @@
 
 import re
 import threading
-from datetime import UTC, datetime
+
+from ..core import parse_iso
 
 PASSWORD = "sandbox-password"
 USER_PREFIX = "apiuser-sandbox"
@@ -83,7 +84,4 @@ def to_int(value):
 
 def parse_time(value):
     """An ISO 8601 date or date-time, UTC when no offset is given."""
-    parsed = datetime.fromisoformat(value)
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed
+    return parse_iso(value)

@@ -4,7 +4,7 @@ Customers join the store's audience (``transactional`` unless opted in) and
 an order line must name an existing product and variant, as in the real API.
 """
 
-from .mailchimp_common import ApiError, not_found, page, subscriber_hash, webhook_kind
+from .common import ApiError, not_found, page, subscriber_hash, webhook_kind
 
 
 class EcommerceMixin:

@@ -2,8 +2,8 @@
 
 import json
 
-from .core import Response
-from .klaviyo_common import (
+from ..core import Response
+from .common import (
     METRIC_NAMES,
     iso,
     sign_webhook,

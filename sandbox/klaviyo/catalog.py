@@ -1,8 +1,8 @@
 """Klaviyo catalog items, variants and back-in-stock subscriptions."""
 
-from . import klaviyo_filters as filters
-from .core import Response
-from .klaviyo_common import (
+from ..core import Response
+from . import filters
+from .common import (
     ApiError,
     catalog_value,
     iso,
@@ -76,19 +76,10 @@ class CatalogMixin:
             return {"data": self._catalog_resource(request, kind, item)}
 
     def _list_catalog(self, request, kind, store, allowed):
-        try:
-            conditions = filters.parse(request.arg("filter"), allowed)
-        except filters.FilterError as exc:
-            return self.error(400, str(exc), field="query.filter")
+        conditions = filters.parse(request.arg("filter"), allowed)
         with self.lock:
-            state = self._state(request)
-            found = [
-                item
-                for item in state[store].values()
-                if filters.matches(
-                    conditions, lambda f, item=item: catalog_value(item, f)
-                )
-            ]
+            items = self._state(request)[store].values()
+            found = self._matching(conditions, items, catalog_value)
             return self._page(
                 request, found, lambda i: self._catalog_resource(request, kind, i)
             )

@@ -7,8 +7,8 @@ the contacts whose email channel left "subscribed" at or after ``date``
 
 import re
 
-from .core import Response
-from .dotdigital_common import (
+from ..core import Response
+from .common import (
     EMAIL_RE,
     V2_STATUS,
     ApiError,

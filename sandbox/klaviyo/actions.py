@@ -1,0 +1,93 @@
+"""ESP-side actions on Klaviyo (``sb.action("klaviyo", ...)``) and their webhooks."""
+
+from .common import METRIC_NAMES, SUPPRESSION_REASONS, TOPICS
+
+
+class ActionsMixin:
+    """Unsubscribe, suppress and confirm in Klaviyo as a person or Klaviyo would."""
+
+    def actions(self):
+        """ESP-side changes a test can trigger (they fire webhooks)."""
+        return {
+            "unsubscribe": self.action_unsubscribe,
+            "suppress": self.action_suppress,
+            "confirm_opt_in": self.action_confirm_opt_in,
+        }
+
+    def _targets(self, email, account, create):
+        """``[(account_key, state, profile)]`` the action applies to."""
+        keys = [account] if account else list(self.accounts)
+        found = []
+        for key in keys:
+            state = self.account_state(key)
+            profile = self._profile_by_email(
+                state, email, create=bool(account) and create
+            )
+            if profile is not None:
+                found.append((key, state, profile))
+        if not found:
+            raise KeyError(f"no Klaviyo profile with email {email!r}")
+        return found
+
+    def _system_event(self, state, profile, topic, properties):
+        event = self._record_event(
+            state,
+            profile,
+            {"properties": properties, "unique_id": self._new_id()},
+            METRIC_NAMES[topic],
+        )
+        self._fire(state, topic, profile, event)
+        return event
+
+    def action_unsubscribe(
+        self, email, account=None, method="PREFERENCE_PAGE", list_id=None
+    ):
+        """The person unsubscribes in Klaviyo (from one list, or globally)."""
+        with self.lock:
+            done = []
+            for key, state, profile in self._targets(email, account, create=True):
+                if list_id:
+                    self._unsubscribe_from_list(profile, list_id)
+                else:
+                    self._set_unsubscribed(profile, "email", method=method)
+                self._system_event(
+                    state,
+                    profile,
+                    TOPICS["unsubscribe"],
+                    {"method": method, "list_id": list_id},
+                )
+                done.append({"account": key, "profile_id": profile["id"]})
+            return {"unsubscribed": email.lower(), "profiles": done}
+
+    def action_suppress(self, email, reason="USER_SUPPRESSED", account=None):
+        """Klaviyo suppresses the address (bounce, spam report, manual)."""
+        if reason not in SUPPRESSION_REASONS:
+            raise ValueError(f"reason must be one of {SUPPRESSION_REASONS}")
+        with self.lock:
+            done = []
+            for key, state, profile in self._targets(email, account, create=True):
+                self._suppress_email(state, profile["email"], reason)
+                topic = TOPICS.get(reason, TOPICS["USER_SUPPRESSED"])
+                self._system_event(state, profile, topic, {"reason": reason})
+                done.append({"account": key, "profile_id": profile["id"]})
+            return {"suppressed": email.lower(), "reason": reason, "profiles": done}
+
+    def action_confirm_opt_in(self, email, account=None):
+        """The person clicks the double opt-in confirmation link."""
+        with self.lock:
+            done = []
+            for key, state, profile in self._targets(email, account, create=False):
+                for list_id in sorted(profile["pending_lists"]):
+                    target = state["lists"].get(list_id)
+                    profile["lists"].add(list_id)
+                    self._set_subscribed(
+                        profile, "email", None, "double opt-in", target
+                    )
+                profile["pending_lists"].clear()
+                self._system_event(
+                    state, profile, TOPICS["subscribe"], {"method": "double_opt_in"}
+                )
+                done.append({"account": key, "profile_id": profile["id"]})
+            return {"confirmed": email.lower(), "profiles": done}
+
+    # == inspection =============================================================
