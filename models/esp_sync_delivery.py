@@ -21,6 +21,7 @@ Read top to bottom:
 
 import functools
 import logging
+import math
 import time
 import traceback
 import zlib
@@ -73,6 +74,14 @@ ADAPTER_METHOD = {
     ev.CatalogItem: "upsert_catalog_item",
     list: "update_inventory",
 }
+
+
+# Rows due within this margin go now: job etas are stored to the second.
+DUE_MARGIN = timedelta(seconds=1)
+
+
+def _due_by():
+    return fields.Datetime.now() + DUE_MARGIN
 
 
 def _testing():
@@ -342,7 +351,7 @@ class EspSyncDelivery(models.AbstractModel):
                      LIMIT %s
                     """,
                     backend.id,
-                    fields.Datetime.now(),
+                    _due_by(),
                     list(skip),
                     self._esp_channel_domain(channel),
                     const.DISPATCH_BATCH,
@@ -362,7 +371,7 @@ class EspSyncDelivery(models.AbstractModel):
                        AND due_at > %s %s
                     """,
                     backend.id,
-                    fields.Datetime.now(),
+                    _due_by(),
                     self._esp_channel_domain(channel),
                 )
             )
@@ -370,7 +379,12 @@ class EspSyncDelivery(models.AbstractModel):
 
     @api.model
     def _esp_follow_up(self, backend, channel, seconds):
-        eta = fields.Datetime.now() + timedelta(seconds=seconds) if seconds else None
+        eta = None
+        if seconds:
+            # Whole seconds, rounded up: queue_job stores etas to the second.
+            eta = fields.Datetime.now().replace(microsecond=0) + timedelta(
+                seconds=math.ceil(seconds) + 1
+            )
         if _testing() or not eta:
             self._esp_enqueue_dispatchers({(backend.id, channel)}, eta=eta)
             return
@@ -449,7 +463,7 @@ class EspSyncDelivery(models.AbstractModel):
             self._esp_fail(rows[:1], err)
             self._esp_hold(rows[1:], rows[:1])
             return outcome
-        now = fields.Datetime.now()
+        now = _due_by()
         done = self.env["esp.sync.event"]
         for row in rows:
             if row in done:
@@ -603,22 +617,19 @@ class EspSyncDelivery(models.AbstractModel):
         must be suppressed at the ESP, not left as a fresh contact.
         """
         partner = record._esp_partner() if hasattr(record, "_esp_partner") else None
-        if (
-            row.event_type not in ("profile", "order_placed", "email_change")
-            or not partner
-        ):
+        if row.event_type not in ("profile", "order_placed", "email_change"):
             return
-        if partner._esp_consent_status() == "never":
-            return
+        if not partner or partner._esp_consent_status() != "unsubscribed":
+            return  # opt-ins travel with their own consent capture
         known = (
-            self.env["esp.sync.binding"]
+            self.env["esp.sync.event"]
             .sudo()
             .search_count(
                 [
                     ("backend_id", "=", backend.id),
                     ("res_model", "=", "res.partner"),
                     ("res_id", "=", partner.id),
-                    ("stream", "=", "consent"),
+                    ("event_type", "=", "consent"),
                 ],
                 limit=1,
             )
