@@ -237,13 +237,34 @@ class EspSyncValues(models.AbstractModel):
     def _esp_consent(self, backend, partner):
         email = self._esp_email(partner)
         status = partner._esp_consent_status()
+        suppressed = partner._esp_is_blacklisted()
         return ev.Consent(
             email=email,
             external_id=self._esp_external_id(backend, email),
             status=ev.ConsentStatus(status),
             consented_at=_utc(partner.esp_consent_date),
             source=partner.esp_consent_source or backend.consent_source or "Odoo",
-            suppressed=partner._esp_is_blacklisted(),
+            suppressed=suppressed,
+            lift_suppression=not suppressed
+            and self._esp_last_consent_sent(backend, partner) == "suppressed",
+        )
+
+    @api.model
+    def _esp_last_consent_sent(self, backend, partner):
+        """What esp_sync last told ``backend`` about ``partner``'s consent."""
+        return (
+            self.env["esp.sync.binding"]
+            .sudo()
+            .search(
+                [
+                    ("backend_id", "=", backend.id),
+                    ("res_model", "=", "res.partner"),
+                    ("res_id", "=", partner.id),
+                    ("stream", "=", "consent"),
+                ],
+                limit=1,
+            )
+            .last_consent_sent
         )
 
     @api.model

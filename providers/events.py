@@ -66,6 +66,9 @@ class Consent:
     consented_at: datetime.datetime = None
     source: str = "Odoo"
     suppressed: bool = False  # blacklisted: no email of any kind
+    # The ESP was last told "suppressed" and Odoo's blacklist entry is gone:
+    # lift the suppression (ESPs that cannot, ignore it).
+    lift_suppression: bool = False
 
 
 @dataclasses.dataclass(frozen=True)

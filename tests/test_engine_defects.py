@@ -173,6 +173,34 @@ class TestEngineDefects(EspSyncCase):
         self.assertTrue(suppress, "the profile an order created is suppressed")
         self.assertIn("quinn@example.com", str(suppress))
 
+    def test_blacklist_removal_lifts_the_suppression(self):
+        entry = self.env["mail.blacklist"]._add(self.customer.email)
+        with self._mock() as rsps:
+            self._klaviyo_ok(rsps)
+            self._run_jobs()
+            self.assertTrue(
+                self._bodies(rsps, "/api/profile-suppression-bulk-create-jobs")
+            )
+        entry.action_archive()
+        with self._mock() as rsps:
+            self._klaviyo_ok(rsps)
+            rsps.add(
+                "POST",
+                f"{KLAVIYO_URL}/api/profile-suppression-bulk-delete-jobs",
+                status=202,
+            )
+            self._run_jobs()
+            (body,) = self._bodies(rsps, "/api/profile-suppression-bulk-delete-jobs")
+            self.assertFalse(
+                self._bodies(rsps, "/api/profile-subscription-bulk-create-jobs"),
+                "lifting a suppression never subscribes anyone",
+            )
+        self.assertIn("ann.customer@example.com", str(body))
+        binding = self.customer.esp_binding_ids.filtered(
+            lambda b: b.stream == "consent"
+        )
+        self.assertEqual(binding.last_consent_sent, "never")
+
     def test_echo_of_an_odoo_withdrawal_is_not_a_new_blacklist(self):
         self.backend.klaviyo_list_id = "LIST1"
         self.customer.write({"esp_marketing_opt_in": True})

@@ -100,13 +100,21 @@ class KlaviyoAdapter(CatalogMixin, BulkMixin, InboundMixin, EspAdapter):
 
         A person who never opted in is never subscribed: nothing is sent.
         """
-        if consent.status == ConsentStatus.NEVER and not consent.suppressed:
+        lift = consent.lift_suppression and not consent.suppressed
+        if consent.status == ConsentStatus.NEVER and not (consent.suppressed or lift):
             return DeliveryResult(
                 skipped_reason="No opt-in recorded in Odoo: never subscribed.",
                 requests=0,
             )
         self._start()
         self._require_email(consent.email)
+        if lift:
+            # The Odoo blacklist entry was removed: the suppression esp_sync set
+            # goes too; an opt-in, if any, follows.
+            body = b.build_unsuppress_request([consent.email])
+            self._request("POST", const.PATH_UNSUPPRESS_JOBS, json=body.dump())
+            if consent.status != ConsentStatus.SUBSCRIBED:
+                return self._result(detail={"action": "unsuppressed"})
         if consent.suppressed:
             body = b.build_suppress_request([consent.email])
             path, action = const.PATH_SUPPRESS_JOBS, "suppressed"

@@ -275,6 +275,11 @@ def build_suppress_request(emails):
     return _email_job(p.SuppressJobRequest, emails)
 
 
+def build_unsuppress_request(emails):
+    """Lift the suppressions esp_sync set (the Odoo blacklist entry is gone)."""
+    return _email_job(p.UnsuppressJobRequest, emails)
+
+
 def build_profile_import_job(resources, list_ids=()):
     relationships = None
     if list_ids:

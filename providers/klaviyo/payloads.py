@@ -192,6 +192,19 @@ class SuppressJobRequest(_Model):
     data: SuppressJob
 
 
+class UnsuppressJob(_Model):
+    type: Literal["profile-suppression-bulk-delete-job"] = (
+        "profile-suppression-bulk-delete-job"
+    )
+    attributes: SuppressJobAttributes
+
+
+class UnsuppressJobRequest(_Model):
+    """POST /api/profile-suppression-bulk-delete-jobs (lifts USER_SUPPRESSED)."""
+
+    data: UnsuppressJob
+
+
 # --- events -------------------------------------------------------------------
 class MetricAttributes(_Model):
     name: str
