@@ -3,7 +3,7 @@
 import secrets
 from datetime import timedelta
 
-from odoo import _, api, fields, models
+from odoo import _, api, fields, models, tools
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL
 from odoo.tools.safe_eval import safe_eval
@@ -263,13 +263,23 @@ class EspBackend(models.Model):
         for vals in vals_list:
             vals.setdefault("webhook_secret", secrets.token_urlsafe(24))
             vals.setdefault("webhook_signing_secret", secrets.token_urlsafe(32))
-        return super().create(vals_list)
+        backends = super().create(vals_list)
+        self.env.registry.clear_cache()
+        return backends
+
+    def unlink(self):
+        result = super().unlink()
+        self.env.registry.clear_cache()
+        return result
 
     def write(self, vals):
         switched = {"sync_profiles", "sync_consent", "partner_domain"} & set(vals)
         if switched and "resync_needed" not in vals:
             vals = dict(vals, resync_needed=True)
-        return super().write(vals)
+        result = super().write(vals)
+        if not set(vals) <= {"paused_until", "last_batch_at", "last_consent_poll_at"}:
+            self.env.registry.clear_cache()  # capture caches backends per company
+        return result
 
     def action_resync(self):
         """Resend every in-scope profile as a backfill (after a mapping change)."""
@@ -496,7 +506,15 @@ class EspBackend(models.Model):
             "refund": "sync_refunds",
             "catalog": "sync_catalog",
         }[stream]
-        return self.sudo().search([("company_id", "=", company.id)]).filtered(switch)
+        return self.sudo().browse(self._esp_backend_ids_for(company.id, switch))
+
+    @api.model
+    @tools.ormcache("company_id", "switch")
+    def _esp_backend_ids_for(self, company_id, switch):
+        """Ids of the active backends of a company with a stream on (cached:
+        every capture asks; any backend change clears it)."""
+        backends = self.sudo().search([("company_id", "=", company_id)])
+        return tuple(backends.filtered(switch).ids)
 
     def _esp_in_scope(self, partners, companies=None):
         """The subset of ``partners`` this backend syncs: the one scope rule.
@@ -513,7 +531,7 @@ class EspBackend(models.Model):
         partners = partners.sudo()
         companies = companies or partners._esp_companies_of()
         partners = partners.filtered(lambda p: self.company_id in companies[p.id])
-        company_partners = self.env["res.company"].sudo().search([]).partner_id
+        own_partners = self.env["res.company"]._esp_company_ids()[1]
         candidates = partners.sudo().with_context(active_test=False)
         try:
             synced = candidates.filtered_domain(safe_eval(self.partner_domain or "[]"))
@@ -534,7 +552,7 @@ class EspBackend(models.Model):
                 ),
             )
             return partners.browse()
-        synced -= company_partners
+        synced = synced.filtered(lambda p: p.id not in own_partners)
         if self.audience_rule_ids:
             synced = self.audience_rule_ids._esp_filter(synced)
         return synced

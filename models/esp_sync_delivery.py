@@ -800,7 +800,7 @@ class EspSyncDelivery(models.AbstractModel):
         stale = set(self.env.cr.fetchall())
         orphans = {pair for pair in stale if not self._esp_has_live_job(*pair, now)}
         if orphans:
-            _logger.warning(
+            _logger.info(
                 "esp_sync watchdog: waking %s dispatcher(s) with no live job",
                 len(orphans),
             )

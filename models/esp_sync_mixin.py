@@ -96,15 +96,21 @@ class EspSyncMixin(models.AbstractModel):
             for backend in candidates:
                 targets.setdefault(backend, []).append(record)
         entries = []
+        partner_of = {record.id: record._esp_partner() for record in self}
+        everyone = self.env["res.partner"].sudo().union(*partner_of.values())
+        # Whose companies: computed once for the whole capture.
+        people_companies = (
+            companies
+            if backends is None and self._name == "res.partner"
+            else everyone._esp_companies_of()
+        )
         for backend, records in targets.items():
-            people = (
-                self.env["res.partner"]
-                .sudo()
-                .union(*(record._esp_partner() for record in records))
+            people = everyone.browse(
+                sorted({partner_of[r.id].id for r in records if partner_of[r.id]})
             )
-            synced = backend._esp_in_scope(people)
+            synced = backend._esp_in_scope(people, people_companies)
             for record in records:
-                partner = record._esp_partner()
+                partner = partner_of[record.id]
                 if (
                     partner
                     and partner not in synced

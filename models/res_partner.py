@@ -51,10 +51,11 @@ class ResPartner(models.Model):
         shared = self.filtered(lambda p: not p.company_id)
         if not shared:
             return result
-        companies = self.env["res.company"].sudo().search([])
-        if len(companies) <= 1:
+        company_ids = self.env["res.company"]._esp_company_ids()[0]
+        if len(company_ids) <= 1:
             result.update({partner.id: self.env.company for partner in shared})
             return result
+        companies = self.env["res.company"].sudo().browse(company_ids)
         commercial = {p.id: p.commercial_partner_id.id for p in shared}
         self.env["sale.order"].flush_model(["state", "partner_id", "company_id"])
         self.env["account.move"].flush_model(

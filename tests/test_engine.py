@@ -158,9 +158,9 @@ class TestEngine(EspSyncCase):
         original = backend_class._esp_in_scope
         calls = []
 
-        def counting(backend, partners):
+        def counting(backend, partners, companies=None):
             calls.append(len(partners))
-            return original(backend, partners)
+            return original(backend, partners, companies)
 
         self.patch(backend_class, "_esp_in_scope", counting)
         people = self.env["res.partner"].create(
