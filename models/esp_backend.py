@@ -1,5 +1,6 @@
 # Copyright 2026 esp_sync developers
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+import functools
 import secrets
 from datetime import timedelta
 
@@ -534,7 +535,9 @@ class EspBackend(models.Model):
         own_partners = self.env["res.company"]._esp_company_ids()[1]
         candidates = partners.sudo().with_context(active_test=False)
         try:
-            synced = candidates.filtered_domain(safe_eval(self.partner_domain or "[]"))
+            synced = candidates.filtered_domain(
+                list(_parsed_domain(self.partner_domain or "[]"))
+            )
         except Exception as exc:  # never break the user's write
             # A domain that no longer evaluates (field removed by an uninstall)
             # must not make partner edits fail: record it for IT instead.
@@ -698,3 +701,9 @@ class EspBackend(models.Model):
         applied = self.env["res.partner"]._esp_apply_consent_updates(self, updates)
         self.sudo().last_consent_poll_at = started
         return f"{len(updates)} consent changes read, {applied} partners updated"
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed_domain(domain):
+    """A domain string evaluated once (capture evaluates it on every write)."""
+    return tuple(safe_eval(domain))
