@@ -112,6 +112,8 @@ DISPATCH_BATCH = 50
 DEFAULT_RETRY_BUDGET_HOURS = 4
 # Seconds before a group whose row lock or advisory lock was busy is retried.
 BUSY_RETRY_SECONDS = 2
+# A rate-limit pause this short is slept inside the job, not rescheduled.
+SHORT_PAUSE_SECONDS = 3
 # A due row older than this with no live dispatcher is woken by the watchdog.
 WATCHDOG_GRACE_SECONDS = 60
 

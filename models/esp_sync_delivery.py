@@ -167,7 +167,7 @@ class EspSyncDelivery(models.AbstractModel):
                 priority=const.PRIORITY_URGENT
                 if channel == "urgent"
                 else const.PRIORITY_BULK,
-                identity_key=None if eta else identity,
+                identity_key=identity,
                 eta=eta,
                 max_retries=0,
                 description=_(
@@ -179,22 +179,32 @@ class EspSyncDelivery(models.AbstractModel):
 
     @api.model
     def _esp_follow_up_exists(self, backend_id, channel, eta):
+        """True when a job will run by ``eta``; a later follow-up is moved
+        forward instead of adding another (one follow-up per pair)."""
         self.env.cr.execute(
             SQL(
                 """
-                SELECT 1 FROM queue_job
-                 WHERE state IN ('pending', 'enqueued')
-                   AND identity_key IN %s AND (eta IS NULL OR eta <= %s)
-                 LIMIT 1
+                SELECT id, eta, identity_key FROM queue_job
+                 WHERE state IN ('pending', 'enqueued') AND identity_key IN %s
+                 ORDER BY eta NULLS FIRST
                 """,
                 (
                     _identity(backend_id, channel),
                     _identity(backend_id, channel, later=True),
                 ),
-                eta,
             )
         )
-        return bool(self.env.cr.fetchone())
+        jobs = self.env.cr.fetchall()
+        if any(job_eta is None or job_eta <= eta for _id, job_eta, _key in jobs):
+            return True
+        later = [job_id for job_id, _eta, key in jobs if key.endswith(":later")]
+        if later:
+            self.env.cr.execute(
+                "UPDATE queue_job SET eta = %s WHERE id = %s AND state = 'pending'",
+                (eta, later[0]),
+            )
+            return bool(self.env.cr.rowcount)
+        return False
 
     @api.model
     def _esp_wake_pending(self, backends):
@@ -271,14 +281,33 @@ class EspSyncDelivery(models.AbstractModel):
         while time.monotonic() < deadline:
             groups = self._esp_due_groups(backend, channel, skip)
             if not groups:
-                break
+                # A retry due within seconds is waited for here, not by a
+                # new job (cheaper, and sooner).
+                wait = self._esp_seconds_to_next_due(backend, channel)
+                if (
+                    _testing()
+                    or wait is None
+                    or wait > const.SHORT_PAUSE_SECONDS
+                    or time.monotonic() + wait >= deadline
+                ):
+                    break
+                time.sleep(max(wait, 0.2))
+                continue
             for group_ref in groups:
                 outcome = self._esp_run_group(backend, group_ref)
                 delivered += outcome.delivered
                 if outcome.pause:
                     # The ESP's window is used up: every group of every
-                    # channel waits for it.
+                    # channel waits for it; a short wait is slept here.
                     self._esp_pause(backend, outcome.pause)
+                    if (
+                        not _testing()
+                        and outcome.pause <= const.SHORT_PAUSE_SECONDS
+                        and time.monotonic() + outcome.pause < deadline
+                    ):
+                        time.sleep(outcome.pause)
+                        skip.clear()
+                        break
                     self._esp_follow_up(backend, channel, outcome.pause)
                     return _(
                         "%(count)s event(s) delivered; pausing %(s)ss for the "
@@ -360,6 +389,13 @@ class EspSyncDelivery(models.AbstractModel):
             return [row[0] for row in env.cr.fetchall()]
 
     @api.model
+    def _esp_seconds_to_next_due(self, backend, channel):
+        next_due = self._esp_next_due(backend, channel)
+        if not next_due:
+            return None
+        return (next_due - _due_by()).total_seconds()
+
+    @api.model
     def _esp_next_due(self, backend, channel):
         with self._esp_cursor() as env:
             env.flush_all()
@@ -383,7 +419,7 @@ class EspSyncDelivery(models.AbstractModel):
         if seconds:
             # Whole seconds, rounded up: queue_job stores etas to the second.
             eta = fields.Datetime.now().replace(microsecond=0) + timedelta(
-                seconds=math.ceil(seconds) + 1
+                seconds=math.ceil(seconds)
             )
         if _testing() or not eta:
             self._esp_enqueue_dispatchers({(backend.id, channel)}, eta=eta)
@@ -439,6 +475,12 @@ class EspSyncDelivery(models.AbstractModel):
         retry): the rows after it are held with it, so the ESP never sees
         Fulfilled before Placed.
         """
+        paused = (
+            backend.paused_until
+            and (backend.paused_until - fields.Datetime.now()).total_seconds()
+        )
+        if paused and paused > 0.05:
+            return GroupOutcome(pause=paused)
         if not self._esp_lock_group(backend, group_ref):
             return GroupOutcome(busy=True)
         rows = (
@@ -480,9 +522,10 @@ class EspSyncDelivery(models.AbstractModel):
                     self._esp_retry_later(unit, err)
                 else:
                     self._esp_fail(unit, err)
+                # A 429 holds this group as long as the ESP said; the others
+                # go on (its limits are per endpoint). A used-up window, read
+                # from the rate-limit headers below, pauses the backend.
                 self._esp_hold(rows - done, unit[:1])
-                if err.category.value == "rate_limit":
-                    outcome.pause = retry_delay(err, 0)
                 break
             if result is not None:
                 outcome.delivered += 1
