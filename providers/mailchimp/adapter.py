@@ -282,8 +282,26 @@ class MailchimpAdapter(EcommerceMixin, BulkMixin, EspAdapter):
         return self._result(external_id=member_hash, detail=detail)
 
     def update_consent(self, consent):
-        """Mailchimp masters subscription status: nothing is sent."""
-        return DeliveryResult(skipped_reason=const.SKIP_CONSENT, requests=0)
+        """Withdrawals made in Odoo reach the member; opt-ins stay Mailchimp's.
+
+        Mailchimp masters subscription status, so a grant is never sent; an
+        unsubscribe or a blacklist makes an existing member ``unsubscribed``
+        (a person Mailchimp does not know is left alone).
+        """
+        withdrawn = consent.suppressed or consent.status == ConsentStatus.UNSUBSCRIBED
+        if not withdrawn:
+            return DeliveryResult(skipped_reason=const.SKIP_CONSENT, requests=0)
+        self._start()
+        path = const.MEMBER.format(
+            list_id=self._list_id(), subscriber_hash=util.subscriber_hash(consent.email)
+        )
+        try:
+            self._request("PATCH", path, json={"status": "unsubscribed"})
+        except EspError as err:
+            if err.status == 404:
+                return self._result(skipped_reason="Not a member of the audience.")
+            raise
+        return self._result(detail={"action": "unsubscribed"})
 
     # --- Mailchimp -> Odoo --------------------------------------------------
     def fetch_consent_updates(self, since):

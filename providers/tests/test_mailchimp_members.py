@@ -319,11 +319,41 @@ def test_colliding_property_tags_are_configuration_errors(plain_profile):
 
 
 @responses.activate
-def test_update_consent_is_skipped_without_request(make_consent):
-    result = make_adapter().update_consent(make_consent())
-    assert result.skipped_reason == "Mailchimp owns subscription status"
-    assert result.requests == 0
+def test_update_consent_never_sends_a_grant(make_consent):
+    for status in (events.ConsentStatus.SUBSCRIBED, events.ConsentStatus.NEVER):
+        result = make_adapter().update_consent(make_consent(status))
+        assert result.skipped_reason == "Mailchimp owns subscription status"
+        assert result.requests == 0
     assert len(responses.calls) == 0
+
+
+@responses.activate
+def test_an_odoo_withdrawal_unsubscribes_the_member(make_consent):
+    member = f"{BASE}/3.0/lists/L1/members/{subscriber_hash('ada@example.com')}"
+    responses.patch(member, json={"status": "unsubscribed"})
+    for consent in (
+        make_consent(events.ConsentStatus.UNSUBSCRIBED),
+        make_consent(events.ConsentStatus.NEVER, suppressed=True),
+    ):
+        result = make_adapter().update_consent(consent)
+        assert result.detail["action"] == "unsubscribed"
+    assert [json.loads(c.request.body) for c in responses.calls] == [
+        {"status": "unsubscribed"}
+    ] * 2
+
+
+@responses.activate
+def test_a_withdrawal_for_an_unknown_person_changes_nothing(make_consent):
+    member = f"{BASE}/3.0/lists/L1/members/{subscriber_hash('ada@example.com')}"
+    responses.patch(
+        member,
+        status=404,
+        json={"title": "Resource Not Found", "status": 404, "detail": "not found"},
+    )
+    result = make_adapter().update_consent(
+        make_consent(events.ConsentStatus.UNSUBSCRIBED)
+    )
+    assert result.skipped_reason == "Not a member of the audience."
 
 
 @responses.activate
