@@ -9,6 +9,7 @@ from . import esp_sync_delivery
 from . import esp_sync_mixin
 from . import esp_backfill
 from . import esp_backfill_batch
+from . import esp_webhook_receipt
 from . import res_partner
 from . import mail_blacklist
 from . import res_partner_category

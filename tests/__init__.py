@@ -18,3 +18,4 @@ from . import test_engine
 from . import test_engine_defects
 from . import test_engine_concurrency
 from . import test_typed_email
+from . import test_webhook_hardening
