@@ -7,6 +7,7 @@ from . import esp_sync_exception
 from . import esp_sync_values
 from . import esp_sync_delivery
 from . import esp_sync_mixin
+from . import esp_sync_rights
 from . import esp_backfill
 from . import esp_backfill_batch
 from . import esp_webhook_receipt

@@ -4,7 +4,7 @@ import secrets
 from datetime import timedelta
 
 from odoo import _, api, fields, models
-from odoo.exceptions import UserError, ValidationError
+from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tools import SQL
 from odoo.tools.safe_eval import safe_eval
 
@@ -274,7 +274,7 @@ class EspBackend(models.Model):
     def action_resync(self):
         """Resend every in-scope profile as a backfill (after a mapping change)."""
         self.ensure_one()
-        self.env["esp.sync.delivery"]._esp_check_admin_or_manager()
+        self._esp_check_rights()
         run = (
             self.env["esp.backfill"]
             .sudo()
@@ -291,9 +291,27 @@ class EspBackend(models.Model):
         }
 
     # ---------------------------------------------------------------- actions
+    def _esp_check_rights(self, group="esp_sync.group_esp_sync_manager"):
+        """A button's rights, on the server: ``group`` and the records' rules.
+
+        Views only hide buttons; a call over RPC lands here all the same.
+        """
+        if self.env.su:
+            return
+        if not self.env.user.has_group(group):
+            raise AccessError(
+                _(
+                    "You are not allowed to do this on an ESP backend "
+                    "(group required: %(group)s).",
+                    group=self.env.ref(group).display_name,
+                )
+            )
+        self.check_access("read")
+
     def action_test_connection(self):
         """Call the ESP with the stored credentials and report the result."""
         self.ensure_one()
+        self._esp_check_rights()
         try:
             account = self._esp_adapter().test_connection()
         except EspError as err:
@@ -329,7 +347,7 @@ class EspBackend(models.Model):
 
     def action_deliver_pending(self):
         """Enqueue delivery of every pending change, whatever its mode."""
-        self.env["esp.sync.delivery"]._esp_check_admin_or_manager()
+        self._esp_check_rights()
         for backend in self.sudo():
             backend._esp_enqueue_pending()
         return True
@@ -419,6 +437,7 @@ class EspBackend(models.Model):
         (not the "api" source), so our own writes never echo back.
         """
         self.ensure_one()
+        self._esp_check_rights("base.group_system")
         secret = self.sudo().webhook_secret
         url = f"{self.get_base_url()}/esp_sync/webhook/{self.id}/{secret}"
         lists = []
@@ -439,6 +458,7 @@ class EspBackend(models.Model):
     def action_mailchimp_setup_store(self):
         """Create the e-commerce store of each audience that has a store id."""
         self.ensure_one()
+        self._esp_check_rights()
         adapter = self._esp_adapter()
         stores = []
         # With rules, orders go to the rules' stores only.

@@ -1,6 +1,7 @@
 # Copyright 2026 esp_sync developers
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 from odoo import _, api, fields, models
+from odoo.exceptions import AccessError
 
 from .. import const
 from ..providers.base import redact
@@ -141,14 +142,23 @@ class EspSyncException(models.Model):
             ]
         ).write({"state": "resolved"})
 
+    def _esp_check_rights(self):
+        """Retry and Ignore are for ESP Sync managers, within their companies."""
+        if not self.env.su and not self.env.user.has_group(
+            "esp_sync.group_esp_sync_manager"
+        ):
+            raise AccessError(_("Only ESP Sync managers can handle exceptions."))
+        self.check_access("write")
+
     def action_retry(self):
         """Put the failed events back in the queue (once the cause is fixed)."""
-        self.check_access("write")  # managers; the ledger itself is read-only
+        self._esp_check_rights()  # managers; the ledger itself is read-only
         events = self.sudo().event_ids.filtered(lambda e: e.state == "failed")
         events.action_retry()
         return True
 
     def action_ignore(self):
+        self._esp_check_rights()
         self.write({"state": "ignored"})
         failed = self.sudo().event_ids.filtered(lambda e: e.state == "failed")
         failed.write(

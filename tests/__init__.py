@@ -19,3 +19,4 @@ from . import test_engine_defects
 from . import test_engine_concurrency
 from . import test_typed_email
 from . import test_webhook_hardening
+from . import test_rights
