@@ -1,4 +1,6 @@
+from . import esp_secret
 from . import esp_backend
+from . import esp_backend_secret
 from . import esp_audience_rule
 from . import esp_field_mapping
 from . import esp_sync_event

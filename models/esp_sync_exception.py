@@ -4,6 +4,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import AccessError
 
 from .. import const
+from ..providers import EspError
 from ..providers.base import redact
 
 
@@ -79,10 +80,11 @@ class EspSyncException(models.Model):
         One open exception per backend, record, stream and category: the
         consent and profile jobs of one person never write the same row.
         """
-        settings = backend._esp_settings()
-        message = redact(
-            error.message if hasattr(error, "message") else error, settings.secrets
-        )
+        try:
+            secrets = backend._esp_settings().secrets
+        except EspError:
+            secrets = ()  # no key, no secret in clear that could leak
+        message = redact(error.message if hasattr(error, "message") else error, secrets)
         if getattr(error, "field", None):
             message = _(
                 "%(message)s (field: %(field)s)", message=message, field=error.field
@@ -92,7 +94,7 @@ class EspSyncException(models.Model):
             if hasattr(getattr(error, "category", None), "value")
             else getattr(error, "category", "data")
         )
-        trace = redact(trace, settings.secrets) if trace else False
+        trace = redact(trace, secrets) if trace else False
         existing = self.sudo().search(
             [
                 ("backend_id", "=", backend.id),

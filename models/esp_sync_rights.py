@@ -14,9 +14,10 @@ class EspSyncMixin(models.AbstractModel):
     def _esp_check_sync_rights(self):
         """Sync now: ESP Sync managers, on records they may read (an id of
         another company's order sent over RPC is refused, not resent)."""
-        super()._esp_check_sync_rights()
+        result = super()._esp_check_sync_rights()
         if not self.env.su:
             self.check_access("read")
+        return result
 
     def _compute_esp_sync_state(self):
         """The sync state the user's companies' backends report, no other:

@@ -20,3 +20,4 @@ from . import test_engine_concurrency
 from . import test_typed_email
 from . import test_webhook_hardening
 from . import test_rights
+from . import test_secrets
