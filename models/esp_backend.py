@@ -62,6 +62,7 @@ class EspBackend(models.Model):
         help="Key the ESP signs its webhook calls with (Klaviyo). Kept apart "
         "from the URL token, which ends up in access logs.",
     )
+    # Computed from the encrypted columns (esp_backend_secret.py).
     has_credentials = fields.Boolean(compute="_compute_has_credentials")
     # --- provider settings ------------------------------------------------------
     klaviyo_revision = fields.Char(default="2026-07-15")
@@ -188,16 +189,6 @@ class EspBackend(models.Model):
             backend.consent_master = const.DEFAULT_CONSENT_MASTER.get(
                 backend.provider, "odoo"
             )
-
-    @api.depends("provider", "api_key", "api_user", "api_secret")
-    def _compute_has_credentials(self):
-        for backend, sudo_backend in zip(self, self.sudo(), strict=True):
-            if backend.provider == "dotdigital":
-                backend.has_credentials = bool(
-                    sudo_backend.api_user and sudo_backend.api_secret
-                )
-            else:
-                backend.has_credentials = bool(sudo_backend.api_key)
 
     def _compute_health(self):
         """Pending, failed and open-exception counts: two grouped queries."""

@@ -10,36 +10,26 @@ bank and tax data, users and their credentials are never reachable.
 
 from odoo.tools.safe_eval import safe_eval
 
+from .. import const
+
 # Per model, the fields a path may use. A relational field leads to its
 # comodel, whose own entry applies to the next step.
 ALLOWED_FIELDS = {
-    "res.partner": {
+    # What a profile carries anyway, and more of the person's public data.
+    "res.partner": const.PROFILE_FIELDS
+    | const.CONSENT_FIELDS
+    | {
         "id",
-        "name",
         "display_name",
         "complete_name",
-        "email",
         "email_normalized",
-        "phone",
-        "mobile",
-        "street",
-        "street2",
-        "city",
-        "zip",
-        "state_id",
-        "country_id",
         "country_code",
         "company_name",
         "commercial_company_name",
         "commercial_partner_id",
-        "parent_id",
         "child_ids",
-        "is_company",
-        "company_type",
         "company_id",
         "type",
-        "category_id",
-        "lang",
         "tz",
         "title",
         "function",
@@ -56,7 +46,6 @@ ALLOWED_FIELDS = {
         "sale_order_ids",
         "sale_order_count",
         "is_blacklisted",
-        "esp_marketing_opt_in",
         "esp_consent_date",
         "esp_consent_source",
         "create_date",

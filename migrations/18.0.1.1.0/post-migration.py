@@ -5,13 +5,7 @@
 from odoo import SUPERUSER_ID, api
 from odoo.tools import SQL
 
-SECRET_FIELDS = (
-    "api_key",
-    "api_user",
-    "api_secret",
-    "webhook_secret",
-    "webhook_signing_secret",
-)
+from odoo.addons.esp_sync.models.esp_backend_secret import SECRET_FIELDS
 
 
 def migrate(cr, version):
