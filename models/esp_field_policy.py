@@ -105,7 +105,16 @@ def path_error(model, path):
             )
         if not field.relational:
             return ""
-        model = model.env[field.comodel_name]
+        comodel = field.comodel_name
+        if comodel not in ALLOWED_FIELDS and not comodel.startswith("x_"):
+            # Even its display name may be private (a bank account's number).
+            return model.env._(
+                "'%(path)s' leads to %(model)s, which holds no public contact "
+                "or commerce data.",
+                path=path,
+                model=comodel,
+            )
+        model = model.env[comodel]
     return ""
 
 

@@ -19,6 +19,7 @@ FORBIDDEN_PATHS = (
     "vat",
     "comment",
     "user_id.partner_id.email",
+    "x_bank_id",
 )
 FORBIDDEN_DOMAINS = (
     "[('user_ids.totp_secret', '!=', False)]",
@@ -172,6 +173,15 @@ class TestRights(EspSyncCase):
 
     # ------------------------------------------------ mapping and routing
     def test_private_mapping_sources_are_refused(self):
+        self.env["ir.model.fields"].create(
+            {
+                "name": "x_bank_id",
+                "model_id": self.env.ref("base.model_res_partner").id,
+                "field_description": "Main bank account",
+                "ttype": "many2one",
+                "relation": "res.partner.bank",
+            }
+        )
         for path in FORBIDDEN_PATHS:
             with self.subTest(path=path):
                 with self.assertRaises(ValidationError) as caught:
