@@ -94,6 +94,22 @@ class TestWebhookHardening(EspSyncCase, HttpCase):
         self.assertNotIn(TOKEN, record.getMessage())
         self.assertIn("/esp_sync/webhook/7/***", record.getMessage())
 
+    def test_access_log_of_a_real_call_keeps_no_token(self):
+        caught = _Caught(logging.INFO)
+        access = logging.getLogger("werkzeug")
+        level = access.level
+        access.setLevel(logging.INFO)
+        access.addHandler(caught)
+        try:
+            response = self.url_open(f"/esp_sync/webhook/{self.backend.id}/{TOKEN}")
+        finally:
+            access.removeHandler(caught)
+            access.setLevel(level)
+        self.assertEqual(response.status_code, 200)
+        lines = [record.getMessage() for record in caught.records]
+        self.assertTrue(any("/esp_sync/webhook/" in line for line in lines), lines)
+        self.assertFalse([line for line in lines if TOKEN in line])
+
     # ------------------------------------------------------------- refused
     def test_forged_signature_is_refused(self):
         raw, headers = sign(klaviyo_webhook(ANN), secret="forged-secret-0123456789")
@@ -224,10 +240,10 @@ class TestWebhookHardening(EspSyncCase, HttpCase):
 
 
 class _Caught(logging.Handler):
-    """Keeps the records of WARNING and above."""
+    """Keeps the records of ``level`` and above."""
 
-    def __init__(self):
-        super().__init__(logging.WARNING)
+    def __init__(self, level=logging.WARNING):
+        super().__init__(level)
         self.records = []
 
     def emit(self, record):
