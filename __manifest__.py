@@ -4,7 +4,7 @@
     "name": "ESP Sync (Klaviyo, Mailchimp, Dotdigital)",
     "summary": "Odoo as master of customers, orders, fulfilments, refunds and "
     "consent in Klaviyo, Mailchimp and Dotdigital",
-    "version": "18.0.1.0.0",
+    "version": "18.0.1.1.0",
     "category": "Marketing",
     "website": "https://github.com/esp-sync/esp_sync",
     "author": "esp_sync developers",
@@ -14,7 +14,7 @@
     "application": True,
     "installable": True,
     "depends": ["mail", "sale_stock", "account", "queue_job"],
-    "external_dependencies": {"python": ["requests", "pydantic"]},
+    "external_dependencies": {"python": ["requests", "pydantic", "cryptography"]},
     "data": [
         "security/esp_sync_security.xml",
         "security/ir.model.access.csv",

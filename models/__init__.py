@@ -1,4 +1,6 @@
+from . import esp_secret
 from . import esp_backend
+from . import esp_backend_secret
 from . import esp_audience_rule
 from . import esp_field_mapping
 from . import esp_sync_event
@@ -7,8 +9,10 @@ from . import esp_sync_exception
 from . import esp_sync_values
 from . import esp_sync_delivery
 from . import esp_sync_mixin
+from . import esp_sync_rights
 from . import esp_backfill
 from . import esp_backfill_batch
+from . import esp_webhook_receipt
 from . import res_company
 from . import res_partner
 from . import mail_blacklist

@@ -7,6 +7,7 @@ from odoo.exceptions import ValidationError
 from odoo.tools.safe_eval import safe_eval
 
 from ..providers import get_adapter
+from . import esp_field_policy as field_policy
 
 
 class EspAudienceRule(models.Model):
@@ -62,6 +63,19 @@ class EspAudienceRule(models.Model):
     @api.constrains("partner_domain")
     def _check_partner_domain(self):
         for rule in self.filtered("partner_domain"):
+            # Evaluated as superuser: only public contact and commerce fields
+            # may decide, or routing would tell what a manager cannot read.
+            error = field_policy.domain_error(
+                self.env["res.partner"], rule.partner_domain
+            )
+            if error:
+                raise ValidationError(
+                    _(
+                        "The domain of the rule %(name)s cannot be used: %(error)s",
+                        name=rule.name,
+                        error=error,
+                    )
+                )
             self.env["esp.backend"]._esp_check_domain(
                 rule.partner_domain, "res.partner", rule.display_name
             )
@@ -122,6 +136,8 @@ class EspAudienceRule(models.Model):
         if self.category_ids:
             matched = matched.filtered(lambda p: p.category_id & self.category_ids)
         if self.partner_domain:
+            if field_policy.domain_error(matched, self.partner_domain):
+                return matched.browse()  # saved before the allow-list existed
             matched = matched.filtered_domain(safe_eval(self.partner_domain))
         return matched
 

@@ -5,7 +5,7 @@ import secrets
 from datetime import timedelta
 
 from odoo import _, api, fields, models, tools
-from odoo.exceptions import UserError, ValidationError
+from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tools import SQL
 from odoo.tools.safe_eval import safe_eval
 
@@ -63,6 +63,7 @@ class EspBackend(models.Model):
         help="Key the ESP signs its webhook calls with (Klaviyo). Kept apart "
         "from the URL token, which ends up in access logs.",
     )
+    # Computed from the encrypted columns (esp_backend_secret.py).
     has_credentials = fields.Boolean(compute="_compute_has_credentials")
     # --- provider settings ------------------------------------------------------
     klaviyo_revision = fields.Char(default="2026-07-15")
@@ -190,16 +191,6 @@ class EspBackend(models.Model):
                 backend.provider, "odoo"
             )
 
-    @api.depends("provider", "api_key", "api_user", "api_secret")
-    def _compute_has_credentials(self):
-        for backend, sudo_backend in zip(self, self.sudo(), strict=True):
-            if backend.provider == "dotdigital":
-                backend.has_credentials = bool(
-                    sudo_backend.api_user and sudo_backend.api_secret
-                )
-            else:
-                backend.has_credentials = bool(sudo_backend.api_key)
-
     def _compute_health(self):
         """Pending, failed and open-exception counts: two grouped queries."""
         ledger = {
@@ -285,7 +276,7 @@ class EspBackend(models.Model):
     def action_resync(self):
         """Resend every in-scope profile as a backfill (after a mapping change)."""
         self.ensure_one()
-        self.env["esp.sync.delivery"]._esp_check_admin_or_manager()
+        self._esp_check_rights()
         run = (
             self.env["esp.backfill"]
             .sudo()
@@ -302,9 +293,27 @@ class EspBackend(models.Model):
         }
 
     # ---------------------------------------------------------------- actions
+    def _esp_check_rights(self, group="esp_sync.group_esp_sync_manager"):
+        """A button's rights, on the server: ``group`` and the records' rules.
+
+        Views only hide buttons; a call over RPC lands here all the same.
+        """
+        if self.env.su:
+            return
+        if not self.env.user.has_group(group):
+            raise AccessError(
+                _(
+                    "You are not allowed to do this on an ESP backend "
+                    "(group required: %(group)s).",
+                    group=self.env.ref(group).display_name,
+                )
+            )
+        self.check_access("read")
+
     def action_test_connection(self):
         """Call the ESP with the stored credentials and report the result."""
         self.ensure_one()
+        self._esp_check_rights()
         try:
             account = self._esp_adapter().test_connection()
         except EspError as err:
@@ -340,7 +349,7 @@ class EspBackend(models.Model):
 
     def action_deliver_pending(self):
         """Enqueue delivery of every pending change, whatever its mode."""
-        self.env["esp.sync.delivery"]._esp_check_admin_or_manager()
+        self._esp_check_rights()
         for backend in self.sudo():
             backend._esp_enqueue_pending()
         return True
@@ -430,6 +439,7 @@ class EspBackend(models.Model):
         (not the "api" source), so our own writes never echo back.
         """
         self.ensure_one()
+        self._esp_check_rights("base.group_system")
         secret = self.sudo().webhook_secret
         url = f"{self.get_base_url()}/esp_sync/webhook/{self.id}/{secret}"
         lists = []
@@ -450,6 +460,7 @@ class EspBackend(models.Model):
     def action_mailchimp_setup_store(self):
         """Create the e-commerce store of each audience that has a store id."""
         self.ensure_one()
+        self._esp_check_rights()
         adapter = self._esp_adapter()
         stores = []
         # With rules, orders go to the rules' stores only.

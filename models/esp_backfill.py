@@ -87,7 +87,14 @@ class EspBackfill(models.Model):
                 )
 
     # ---------------------------------------------------------------- actions
+    def _esp_check_rights(self):
+        """Backfills are started and steered by ESP Sync managers, within
+        their companies (checked here: views only hide buttons)."""
+        self.backend_id._esp_check_rights()
+        self.check_access("write")
+
     def action_start(self):
+        self._esp_check_rights()
         for run in self.filtered(lambda r: r.state == "draft"):
             run.phase = "orders" if run.scope == "orders" else "profiles"
             run.total_count = len(run._esp_partners_query()) * (run.scope != "orders")
@@ -97,10 +104,12 @@ class EspBackfill(models.Model):
         return True
 
     def action_pause(self):
+        self._esp_check_rights()
         self.filtered(lambda r: r.state == "running").write({"state": "paused"})
         return True
 
     def action_resume(self):
+        self._esp_check_rights()
         for run in self.filtered(lambda r: r.state in ("paused", "failed")):
             run.write({"state": "running", "last_error": False})
             run._esp_enqueue_step()

@@ -6,6 +6,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 
 from ..providers import EspError
+from . import esp_field_policy as field_policy
 
 PROPERTY_NAME = re.compile(r"^[A-Za-z$][\w $.-]{0,79}$")
 # Models a mapping path may not cross: credentials, ledger, technical data.
@@ -118,6 +119,13 @@ class EspFieldMapping(models.Model):
                 )
             if field.relational:
                 model = self.env[field.comodel_name]
+        reason = field_policy.path_error(self.env["res.partner"], self.field_path)
+        if reason:
+            return _(
+                "The field mapping '%(path)s' cannot be sent: %(reason)s",
+                path=self.field_path,
+                reason=reason,
+            )
         return ""
 
     @api.model

@@ -159,6 +159,7 @@ class EspSyncBinding(models.Model):
     def action_sync_now(self):
         """Queue a fresh delivery of the bound record, on the urgent channel."""
         self.env["esp.sync.delivery"]._esp_check_admin_or_manager()
+        self.check_access("read")  # the bindings of the user's companies only
         for binding in self.sudo():
             record = self.env[binding.res_model].browse(binding.res_id).exists()
             if record:

@@ -1,8 +1,10 @@
 # Copyright 2026 esp_sync developers
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 from odoo import _, api, fields, models
+from odoo.exceptions import AccessError
 
 from .. import const
+from ..providers import EspError
 from ..providers.base import redact
 
 
@@ -78,10 +80,11 @@ class EspSyncException(models.Model):
         One open exception per backend, record, stream and category: the
         consent and profile jobs of one person never write the same row.
         """
-        settings = backend._esp_settings()
-        message = redact(
-            error.message if hasattr(error, "message") else error, settings.secrets
-        )
+        try:
+            secrets = backend._esp_settings().secrets
+        except EspError:
+            secrets = ()  # no key, no secret in clear that could leak
+        message = redact(error.message if hasattr(error, "message") else error, secrets)
         if getattr(error, "field", None):
             message = _(
                 "%(message)s (field: %(field)s)", message=message, field=error.field
@@ -91,7 +94,7 @@ class EspSyncException(models.Model):
             if hasattr(getattr(error, "category", None), "value")
             else getattr(error, "category", "data")
         )
-        trace = redact(trace, settings.secrets) if trace else False
+        trace = redact(trace, secrets) if trace else False
         existing = self.sudo().search(
             [
                 ("backend_id", "=", backend.id),
@@ -141,14 +144,23 @@ class EspSyncException(models.Model):
             ]
         ).write({"state": "resolved"})
 
+    def _esp_check_rights(self):
+        """Retry and Ignore are for ESP Sync managers, within their companies."""
+        if not self.env.su and not self.env.user.has_group(
+            "esp_sync.group_esp_sync_manager"
+        ):
+            raise AccessError(_("Only ESP Sync managers can handle exceptions."))
+        self.check_access("write")
+
     def action_retry(self):
         """Put the failed events back in the queue (once the cause is fixed)."""
-        self.check_access("write")  # managers; the ledger itself is read-only
+        self._esp_check_rights()  # managers; the ledger itself is read-only
         events = self.sudo().event_ids.filtered(lambda e: e.state == "failed")
         events.action_retry()
         return True
 
     def action_ignore(self):
+        self._esp_check_rights()
         self.write({"state": "ignored"})
         failed = self.sudo().event_ids.filtered(lambda e: e.state == "failed")
         failed.write(

@@ -108,7 +108,8 @@ class EspSyncValues(models.AbstractModel):
     # ----------------------------------------------------------------- people
     @api.model
     def _esp_email(self, partner):
-        """The normalised email of ``partner``; a data EspError when unusable."""
+        """The typed email of ``partner``, lowercased; a data EspError when it
+        is not exactly one deliverable address."""
         if not partner.email:
             raise EspError(
                 _(
@@ -119,8 +120,12 @@ class EspSyncValues(models.AbstractModel):
                 code="email_missing",
                 field="email",
             )
-        normalized = email_normalize(partner.email, strict=True)
-        if not is_usable_email(normalized):
+        # Only the address the person gave: validate what was typed (case
+        # and surrounding spaces aside), never what the normaliser would
+        # rewrite it to ("a b@c.com" is not "b@c.com").
+        typed = partner.email.strip().lower()
+        normalized = email_normalize(typed, strict=True)
+        if normalized != typed or not is_usable_email(typed):
             raise EspError(
                 _(
                     "The email address '%(email)s' of %(name)s is not valid.",

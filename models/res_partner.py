@@ -214,11 +214,7 @@ class ResPartner(models.Model):
             if update.status == "subscribed":
                 continue
             email = update.email.lower()
-            partners = (
-                self.sudo()
-                .with_context(active_test=False)
-                .search([("email_normalized", "=", email)])
-            )
+            partners = self._esp_reachable_partners(backend, email)
             if not partners:
                 continue
             echo = self._esp_is_echo(backend, partners, update)
@@ -244,11 +240,45 @@ class ResPartner(models.Model):
         # Other backends must learn it too, whoever masters consent there.
         backend_model = self.env["esp.backend"].sudo()
         others = backend_model.browse()
-        for companies in changed._esp_companies_of().values():
+        # The backend's company is "current" for shared partners who bought
+        # from no one: the opt-out never travels to another company's ESPs.
+        reach = changed.with_company(backend.company_id)._esp_companies_of()
+        for companies in reach.values():
             for company in companies:
                 others |= backend_model._esp_backends_for_company(company, "consent")
         changed._esp_capture("consent", others - backend)
         return len(changed)
+
+    @api.model
+    def _esp_reachable_partners(self, backend, email):
+        """Partners with ``email`` that ``backend`` may change: its company's
+        own, and shared partners that deal with its company (bought from it,
+        were invoiced by it, or are synced to this backend)."""
+        partners = (
+            self.sudo()
+            .with_context(active_test=False)
+            .search(
+                [
+                    ("email_normalized", "=", email),
+                    ("company_id", "in", (False, backend.company_id.id)),
+                ]
+            )
+        )
+        shared = partners.filtered(lambda p: not p.company_id)
+        if not shared:
+            return partners
+        companies = shared.with_company(backend.company_id)._esp_companies_of()
+        bound = set(
+            self.env["esp.sync.binding"]
+            .sudo()
+            .search([("backend_id", "=", backend.id), ("partner_id", "in", shared.ids)])
+            .partner_id.ids
+        )
+        return partners.filtered(
+            lambda p: p.company_id
+            or backend.company_id in companies[p.id]
+            or p.id in bound
+        )
 
     @api.model
     def _esp_is_echo(self, backend, partners, update):

@@ -27,16 +27,34 @@ __all__ = [
     "redact",
 ]
 
-# An address every ESP accepts: one @, a local part and a dotted domain.
-EMAIL_SHAPE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]{2,}$")
+# An address every ESP accepts and mail can reach: a dot-atom local part
+# (RFC 5322, no quoting, no comments) and a domain of hostname labels (no
+# empty label, no hyphen at either end, no IP literal) with an alphabetic or
+# punycode top-level domain.
+_ATOM = r"[\w!#$%&'*+/=?^`{|}~-]+"
+_LABEL = r"[^\W_](?:(?:[^\W_]|-){0,61}[^\W_])?"
+_TLD = r"(?:[^\W\d_]{2,63}|xn--[a-z0-9-]{1,59})"
+EMAIL_SHAPE = re.compile(rf"{_ATOM}(?:\.{_ATOM})*@(?:{_LABEL}\.)+{_TLD}")
+EMAIL_MAX_LENGTH = 254
 
 
 CODE_INVALID_EMAIL = "invalid_email"
 
 
 def is_usable_email(email):
-    """True when ``email`` has the shape every ESP accepts."""
-    return bool(email and EMAIL_SHAPE.match(email))
+    """True when ``email`` is exactly a deliverable address, as typed.
+
+    No normaliser runs first: anything that would need rewriting (spaces,
+    several ``@``, display names, ``mailto:``, markup) is refused, and so are
+    shape-valid but undeliverable domains (``bar..com``, ``-bad-.com``,
+    ``[127.0.0.1]``).
+    """
+    return bool(
+        email
+        and len(email) <= EMAIL_MAX_LENGTH
+        and len(email.partition("@")[0]) <= 64
+        and EMAIL_SHAPE.fullmatch(email)
+    )
 
 
 def named_properties(properties, to_name, reserved, kind, code):

@@ -17,3 +17,7 @@ from . import test_dotdigital_sandbox
 from . import test_engine
 from . import test_engine_defects
 from . import test_engine_concurrency
+from . import test_typed_email
+from . import test_webhook_hardening
+from . import test_rights
+from . import test_secrets

@@ -44,9 +44,10 @@ def klaviyo_webhook(email, topic=UNSUBSCRIBED, reason="", hook_id="WH1"):
     }
 
 
-def sign(body, secret=SECRET, hook_id="WH1"):
-    """Raw body and the headers Klaviyo signs it with."""
-    raw = json.dumps(body).encode()
+def sign(body, secret=SECRET, hook_id="WH1", raw=None):
+    """Raw body and the headers Klaviyo signs it with (``raw``: sign those
+    bytes as they are, with ``body["meta"]["timestamp"]``)."""
+    raw = json.dumps(body).encode() if raw is None else raw
     timestamp = body["meta"]["timestamp"]
     signature = hmac.new(
         secret.encode(), raw + timestamp.encode(), hashlib.sha256

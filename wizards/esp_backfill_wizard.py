@@ -28,6 +28,7 @@ class EspBackfillWizard(models.TransientModel):
     def action_start(self):
         """Create the backfill run, start it, and show its progress."""
         self.ensure_one()
+        self.backend_id._esp_check_rights()
         run = self.env["esp.backfill"].create(
             {
                 "backend_id": self.backend_id.id,

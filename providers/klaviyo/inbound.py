@@ -4,6 +4,7 @@ import datetime
 import hashlib
 import hmac
 import json
+import re
 
 from ..errors import ErrorCategory, EspError
 from ..events import ConsentUpdate
@@ -14,6 +15,9 @@ from . import const
 
 class InboundMixin:
     """Consent polling and signed webhooks (needs ``_paginate``, ``settings``)."""
+
+    # How far a signed webhook timestamp may be from now (replay protection).
+    webhook_tolerance = datetime.timedelta(minutes=5)
 
     def fetch_consent_updates(self, since):
         """Profiles suppressed or unsubscribed in Klaviyo after ``since``."""
@@ -75,16 +79,21 @@ class InboundMixin:
 
         Klaviyo signs ``raw body + Klaviyo-Timestamp`` with HMAC-SHA256 (hex)
         using the webhook's secret key, in the ``Klaviyo-Signature`` header.
+        The signature is checked first (constant time), then the signed
+        timestamp must fall within :attr:`webhook_tolerance` of now (a
+        captured call cannot be replayed later); a body of any other shape
+        than Klaviyo's is a DATA error, never a crash.
         """
         headers = {str(k).lower(): str(v) for k, v in (headers or {}).items()}
         raw = body.encode() if isinstance(body, str) else bytes(body or b"")
         self._verify_signature(headers, raw)
+        self._verify_timestamp(headers.get(const.WEBHOOK_TIMESTAMP_HEADER, ""))
         try:
-            doc = json.loads(raw.decode() or "{}")
-        except ValueError as exc:
-            raise EspError(
-                "The Klaviyo webhook body is not JSON.", category=ErrorCategory.DATA
-            ) from exc
+            doc = json.loads(raw.decode("utf-8") or "{}")
+        except (ValueError, RecursionError) as exc:
+            raise _malformed("is not JSON") from exc
+        if not isinstance(doc, dict) or not isinstance(doc.get("data") or [], list):
+            raise _malformed("is not a Klaviyo webhook document")
         hook_id = headers.get(const.WEBHOOK_ID_HEADER)
         meta_id = dig(doc, "meta", "klaviyo_webhook_id")
         if hook_id and meta_id and hook_id != meta_id:
@@ -92,7 +101,7 @@ class InboundMixin:
                 "The Klaviyo webhook id in the body does not match its header.",
                 category=ErrorCategory.AUTHENTICATION,
             )
-        sent_at = parse_timestamp(dig(doc, "meta", "timestamp"))
+        sent_at = _timestamp(dig(doc, "meta", "timestamp"))
         updates = []
         for item in doc.get("data") or ():
             update = self._webhook_update(item, sent_at)
@@ -112,25 +121,44 @@ class InboundMixin:
         expected = hmac.new(
             secret.encode(), raw + timestamp.encode(), hashlib.sha256
         ).hexdigest()
-        if not signature or not hmac.compare_digest(expected, signature):
+        if not hmac.compare_digest(expected.encode(), signature.encode()):
             raise EspError(
                 "The Klaviyo webhook signature does not match.",
                 category=ErrorCategory.AUTHENTICATION,
             )
 
+    def _verify_timestamp(self, value):
+        """Refuse a signed timestamp missing or outside the tolerance."""
+        text = value.strip()
+        moment = _timestamp(text)
+        if re.fullmatch(r"\d+(\.\d+)?", text):
+            seconds = float(text)
+            # Epoch seconds, or milliseconds.
+            moment = _timestamp(seconds / 1000 if seconds > 1e11 else seconds)
+        now = datetime.datetime.now(datetime.timezone.utc)
+        if moment is None or abs(now - moment) > self.webhook_tolerance:
+            raise EspError(
+                "The Klaviyo webhook timestamp is missing or too far from now; "
+                "the call is refused (replay protection).",
+                category=ErrorCategory.AUTHENTICATION,
+                code="webhook_stale",
+            )
+
     @staticmethod
     def _webhook_update(item, sent_at):
         if not isinstance(item, dict):
-            return None
+            raise _malformed("holds an item that is not an object")
         topic = item.get("topic") or ""
-        status = const.WEBHOOK_TOPIC_STATUS.get(topic)
-        payload = item.get("payload") or {}
+        status = (
+            const.WEBHOOK_TOPIC_STATUS.get(topic) if isinstance(topic, str) else None
+        )
+        payload = _object(item.get("payload"))
         # "payload" has the shape of a Get Event answer; accept it unwrapped too.
         event = (
             payload.get("data") if isinstance(payload.get("data"), dict) else payload
         )
-        attributes = event.get("attributes") or {}
-        properties = attributes.get("event_properties") or {}
+        attributes = _object(event.get("attributes"))
+        properties = _object(attributes.get("event_properties"))
         reason = str(properties.get("reason") or properties.get("Reason") or "")
         if topic == const.TOPIC_BOUNCED:
             bounce = str(properties.get("Bounce Type") or "").lower()
@@ -139,11 +167,12 @@ class InboundMixin:
         elif topic == const.TOPIC_SUPPRESSED:
             status = const.SUPPRESSION_STATUS.get(reason.upper(), status)
         email = _webhook_email(payload, attributes, properties)
-        if not status or not email:
+        # Withdrawals are looked up, never sent: any address counts.
+        if not status or "@" not in email:
             return None
         occurred_at = (
-            parse_timestamp(attributes.get("datetime"))
-            or parse_timestamp(attributes.get("timestamp"))
+            _timestamp(attributes.get("datetime"))
+            or _timestamp(attributes.get("timestamp"))
             or sent_at
             or datetime.datetime.now(datetime.timezone.utc)
         )
@@ -154,6 +183,31 @@ class InboundMixin:
             reason=reason or topic,
             provider_ref=str(item.get("external_id") or event.get("id") or ""),
         )
+
+
+def _malformed(what):
+    return EspError(
+        f"The Klaviyo webhook body {what}.",
+        category=ErrorCategory.DATA,
+        code="webhook_malformed",
+    )
+
+
+def _object(value):
+    """``value`` when it is a JSON object (or absent); else a DATA error."""
+    if value in (None, ""):
+        return {}
+    if not isinstance(value, dict):
+        raise _malformed("has a field of the wrong type")
+    return value
+
+
+def _timestamp(value):
+    """:func:`parse_timestamp`, ``None`` for values no calendar holds."""
+    try:
+        return parse_timestamp(value)
+    except (ValueError, OverflowError, OSError):
+        return None
 
 
 def _webhook_email(payload, attributes, properties):
@@ -168,6 +222,6 @@ def _webhook_email(payload, attributes, properties):
         if isinstance(included, dict) and included.get("type") == "profile":
             candidates.append(dig(included, "attributes", "email"))
     for candidate in candidates:
-        if candidate:
-            return str(candidate).strip().lower()
+        if candidate and isinstance(candidate, str):
+            return candidate.strip().lower()
     return ""

@@ -344,11 +344,15 @@ class MailchimpAdapter(EcommerceMixin, BulkMixin, EspAdapter):
     def parse_webhook(self, headers, body):
         """Parse a form-encoded list webhook into ConsentUpdate values.
 
-        The controller has already checked the secret in the URL; Mailchimp's
-        GET validation ping (no body) and profile/email changes yield ``[]``.
+        The controller has already checked the secret in the URL (Mailchimp's
+        GET validation ping never gets here); profile/email changes and other
+        audiences yield ``[]``; a body that is not a list webhook (no type, an
+        unsubscribe without an address, undecodable) is a DATA error.
         """
         form = _form(body)
         kind = form.get("type", "")
+        if not kind:
+            raise _malformed("is not a Mailchimp list webhook")
         status = const.WEBHOOK_STATUS.get(kind)
         if not status:
             return []
@@ -357,8 +361,8 @@ class MailchimpAdapter(EcommerceMixin, BulkMixin, EspAdapter):
         if expected and list_id and list_id != expected:
             return []
         email = (form.get("data[email]") or "").strip().lower()
-        if not email:
-            return []
+        if "@" not in email:
+            raise _malformed("names no email address")
         return [
             ConsentUpdate(
                 email=email,
@@ -381,9 +385,24 @@ class MailchimpAdapter(EcommerceMixin, BulkMixin, EspAdapter):
 
 
 def _form(body):
+    """The fields of a form-encoded body (or of the form Odoo parsed)."""
     if isinstance(body, dict):
-        return {str(k): (v[0] if isinstance(v, list) else v) for k, v in body.items()}
-    if isinstance(body, bytes):
-        body = body.decode("utf-8", "replace")
-    parsed = urllib.parse.parse_qs(body or "", keep_blank_values=True)
+        form = {str(k): (v[0] if isinstance(v, list) else v) for k, v in body.items()}
+        return {k: v if isinstance(v, str) else "" for k, v in form.items()}
+    try:
+        if isinstance(body, bytes):
+            body = body.decode("utf-8")
+        parsed = urllib.parse.parse_qs(
+            body or "", keep_blank_values=True, max_num_fields=200
+        )
+    except ValueError as exc:
+        raise _malformed("is not a form") from exc
     return {k: v[0] for k, v in parsed.items()}
+
+
+def _malformed(what):
+    return EspError(
+        f"The Mailchimp webhook body {what}.",
+        category=ErrorCategory.DATA,
+        code="webhook_malformed",
+    )

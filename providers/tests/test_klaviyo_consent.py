@@ -140,8 +140,13 @@ def test_fetch_consent_updates(adapter, mocked):
     assert "list_suppressions.timestamp" in third["filter"][0]
 
 
-def _signed(body, timestamp="2026-03-01T12:00:00Z", secret=SECRET):
-    raw = json.dumps(body).encode()
+def _now():
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _signed(body, timestamp=None, secret=SECRET, raw=None):
+    timestamp = _now() if timestamp is None else timestamp
+    raw = json.dumps(body).encode() if raw is None else raw
     signature = hmac.new(
         secret.encode(), raw + timestamp.encode(), hashlib.sha256
     ).hexdigest()
@@ -236,13 +241,69 @@ def test_parse_webhook_rejects_bad_signatures(adapter, tamper):
     elif tamper == "signature":
         headers["Klaviyo-Signature"] = "0" * 64
     elif tamper == "timestamp":
-        headers["Klaviyo-Timestamp"] = "2026-03-01T12:00:01Z"
+        headers["Klaviyo-Timestamp"] = "2026-03-01T12:00:01Z"  # not what was signed
     elif tamper == "missing":
         del headers["Klaviyo-Signature"]
     with pytest.raises(EspError) as info:
         adapter.parse_webhook(headers, raw)
     assert info.value.category == ErrorCategory.AUTHENTICATION
     assert SECRET not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "timestamp",
+    ["2020-01-01T00:00:00Z", "", "not a time", "99999999999999999999", "1577836800"],
+)
+def test_parse_webhook_refuses_stale_or_missing_timestamps(adapter, timestamp):
+    """A correctly signed call from another time is a replay: refused."""
+    body = _webhook(_item("event:klaviyo.unsubscribed", "x@example.com"))
+    headers, raw = _signed(body, timestamp=timestamp)
+    with pytest.raises(EspError) as info:
+        adapter.parse_webhook(headers, raw)
+    assert info.value.category == ErrorCategory.AUTHENTICATION
+
+
+def test_parse_webhook_accepts_epoch_timestamps(adapter):
+    body = _webhook(_item("event:klaviyo.unsubscribed", "x@example.com"))
+    now = datetime.datetime.now(datetime.timezone.utc).timestamp()
+    for stamp in (str(int(now)), str(int(now * 1000))):
+        headers, raw = _signed(body, timestamp=stamp)
+        assert [u.email for u in adapter.parse_webhook(headers, raw)] == [
+            "x@example.com"
+        ]
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"[]",
+        b'"x"',
+        b"5",
+        b'{"data": 5}',
+        b'{"data": "x"}',
+        b'{"data": [5]}',
+        b'{"data": [{"topic": "event:klaviyo.unsubscribed", "payload": "x"}]}',
+        b'{"data": [{"payload": {"attributes": []}}]}',
+        b"[" * 100000 + b"]" * 100000,
+        b'{"data": "\xff\xfe"}',
+        b"\xff\xfe{}",
+        b"{not json",
+    ],
+)
+def test_parse_webhook_malformed_signed_bodies_are_data_errors(adapter, raw):
+    headers, raw = _signed(None, raw=raw)
+    with pytest.raises(EspError) as info:
+        adapter.parse_webhook(headers, raw)
+    assert info.value.category == ErrorCategory.DATA
+
+
+def test_parse_webhook_skips_unusable_emails(adapter):
+    body = _webhook(
+        _item("event:klaviyo.unsubscribed", "not-an-email"),
+        _item("event:klaviyo.unsubscribed", "ok@example.com", event_id="E2"),
+    )
+    headers, raw = _signed(body)
+    assert [u.email for u in adapter.parse_webhook(headers, raw)] == ["ok@example.com"]
 
 
 def test_parse_webhook_rejects_mismatched_webhook_id(adapter):

@@ -4,9 +4,10 @@ import datetime
 import json
 import urllib.parse
 
+import pytest
 import responses
 
-from providers.base import BackendSettings
+from providers.base import BackendSettings, ErrorCategory, EspError
 from providers.mailchimp.adapter import MailchimpAdapter
 from sandbox import specs
 
@@ -112,8 +113,25 @@ def test_parse_webhook_unsubscribe_and_cleaned():
     assert adapter().parse_webhook({}, cleaned.decode())[0].status == "cleaned"
 
 
-def test_parse_webhook_ignores_pings_other_types_and_lists():
-    assert adapter().parse_webhook({}, b"") == []
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"",
+        b"[]",
+        b'"x"',
+        b'{"data": 5}',
+        b"type=unsubscribe&data[list_id]=L1",
+        b"type=unsubscribe&data[email]=\xff\xfe",
+        {"data[email]": "a@x.com"},
+    ],
+)
+def test_parse_webhook_malformed_bodies_are_data_errors(body):
+    with pytest.raises(EspError) as info:
+        adapter().parse_webhook({}, body)
+    assert info.value.category == ErrorCategory.DATA
+
+
+def test_parse_webhook_ignores_other_types_and_lists():
     assert (
         adapter().parse_webhook({}, form(type="profile", **{"data[email]": "a@x.com"}))
         == []
