@@ -20,7 +20,7 @@ def _utc(value):
         return None
     if isinstance(value, datetime.date) and not isinstance(value, datetime.datetime):
         value = datetime.datetime.combine(value, datetime.time())
-    return value.replace(tzinfo=datetime.UTC)
+    return value.replace(tzinfo=datetime.timezone.utc)
 
 
 class EspSyncValues(models.AbstractModel):

@@ -21,11 +21,11 @@ def parse_timestamp(value, default=None):
     if value in (None, ""):
         return default
     if isinstance(value, int | float):
-        return datetime.datetime.fromtimestamp(value, tz=datetime.UTC)
+        return datetime.datetime.fromtimestamp(value, tz=datetime.timezone.utc)
     try:
         parsed = datetime.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     except ValueError:
         return default
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=datetime.UTC)
-    return parsed.astimezone(datetime.UTC)
+        parsed = parsed.replace(tzinfo=datetime.timezone.utc)
+    return parsed.astimezone(datetime.timezone.utc)

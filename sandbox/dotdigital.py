@@ -30,7 +30,7 @@ import re
 import threading
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 
 from . import specs
 from .core import ProviderApp, Response, Router
@@ -335,7 +335,10 @@ class DotdigitalApp(V2Mixin, ContactsMixin, InsightMixin, ProviderApp):
     def _iso(self, ts=None):
         ts = self.now() if ts is None else ts
         return (
-            datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+            datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[
+                :-3
+            ]
+            + "Z"
         )
 
     def _validate(self, spec, request, template, body):

@@ -2,7 +2,7 @@
 
 import re
 import threading
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 
 PASSWORD = "sandbox-password"
 USER_PREFIX = "apiuser-sandbox"
@@ -85,5 +85,5 @@ def parse_time(value):
     """An ISO 8601 date or date-time, UTC when no offset is given."""
     parsed = datetime.fromisoformat(value)
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
+        parsed = parsed.replace(tzinfo=timezone.utc)
     return parsed

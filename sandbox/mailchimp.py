@@ -27,7 +27,7 @@ import hashlib
 import json
 import urllib.parse
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 
 from .core import ProviderApp, Response
 from .mailchimp_batches import BatchesMixin
@@ -319,7 +319,7 @@ class MailchimpApp(MembersMixin, EcommerceMixin, BatchesMixin, ProviderApp):
 
     def _iso(self, ts=None):
         ts = self.now() if ts is None else ts
-        return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")
+        return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="seconds")
 
     # -- root -----------------------------------------------------------------
     def _root(self, request, state):
@@ -473,7 +473,9 @@ class MailchimpApp(MembersMixin, EcommerceMixin, BatchesMixin, ProviderApp):
         return sent
 
     def _fired_at(self):
-        return datetime.fromtimestamp(self.now(), UTC).strftime("%Y-%m-%d %H:%M:%S")
+        return datetime.fromtimestamp(self.now(), timezone.utc).strftime(
+            "%Y-%m-%d %H:%M:%S"
+        )
 
 
 def _orders_by_email(state):

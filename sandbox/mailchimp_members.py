@@ -4,7 +4,7 @@ member events and batch subscribe (``POST /3.0/lists/{list_id}``)."""
 import hashlib
 import re
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 
 from .mailchimp_common import (
     COMPLIANCE_DETAIL,
@@ -448,5 +448,5 @@ def _tag_id(name):
 def _parse_time(value):
     parsed = datetime.fromisoformat(str(value))
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
+        parsed = parsed.replace(tzinfo=timezone.utc)
     return parsed

@@ -409,4 +409,4 @@ class DotdigitalAdapter(OrdersMixin, CatalogMixin, BulkMixin, EspAdapter):
 
 
 def _parse_time(value):
-    return parse_timestamp(value, default=datetime.datetime.now(datetime.UTC))
+    return parse_timestamp(value, default=datetime.datetime.now(datetime.timezone.utc))

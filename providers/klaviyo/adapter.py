@@ -239,7 +239,7 @@ class KlaviyoAdapter(EspAdapter):
             path, action = const.PATH_SUPPRESS_JOBS, "suppressed"
         elif consent.status == ConsentStatus.SUBSCRIBED:
             consented_at = p.utc(consent.consented_at)
-            now = datetime.datetime.now(datetime.UTC)
+            now = datetime.datetime.now(datetime.timezone.utc)
             if consented_at and consented_at > now:
                 consented_at = now  # Klaviyo wants consent in the past
             body = p.build_subscribe_request(
@@ -469,7 +469,9 @@ class KlaviyoAdapter(EspAdapter):
     # --- ESP -> Odoo -------------------------------------------------------------
     def fetch_consent_updates(self, since):
         """Profiles suppressed or unsubscribed in Klaviyo after ``since``."""
-        since = p.utc(since) or datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
+        since = p.utc(since) or datetime.datetime(
+            1970, 1, 1, tzinfo=datetime.timezone.utc
+        )
         stamp = since.strftime("%Y-%m-%dT%H:%M:%SZ")
         found = {}
         fields = [const.SUPPRESSION_TIMESTAMP_FIELD]
@@ -594,7 +596,7 @@ class KlaviyoAdapter(EspAdapter):
             _parse_time(attributes.get("datetime"))
             or _parse_time(attributes.get("timestamp"))
             or sent_at
-            or datetime.datetime.now(datetime.UTC)
+            or datetime.datetime.now(datetime.timezone.utc)
         )
         return ConsentUpdate(
             email=email,

@@ -27,4 +27,4 @@ def money(value):
 
 def parse_time(value):
     """Mailchimp times: ISO 8601 (API) or ``YYYY-MM-DD HH:MM:SS`` UTC (hooks)."""
-    return parse_timestamp(value, default=datetime.datetime.now(datetime.UTC))
+    return parse_timestamp(value, default=datetime.datetime.now(datetime.timezone.utc))

@@ -12,7 +12,7 @@ if ROOT not in sys.path:
 
 from providers import events  # noqa: E402
 
-NOW = datetime.datetime(2026, 3, 1, 10, 30, tzinfo=datetime.UTC)
+NOW = datetime.datetime(2026, 3, 1, 10, 30, tzinfo=datetime.timezone.utc)
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from sandbox import specs
 
 BASE = "https://a.klaviyo.com"
 SECRET = "whsec-0123456789abcdef"
-SINCE = datetime.datetime(2026, 3, 1, 12, 0, tzinfo=datetime.UTC)
+SINCE = datetime.datetime(2026, 3, 1, 12, 0, tzinfo=datetime.timezone.utc)
 
 
 @pytest.fixture
@@ -121,7 +121,7 @@ def test_fetch_consent_updates(adapter, mocked):
         ("spam@example.com", "suppressed", "SPAM_COMPLAINT", ""),
     ]
     assert updates[0].occurred_at == datetime.datetime(
-        2026, 3, 1, 12, 30, tzinfo=datetime.UTC
+        2026, 3, 1, 12, 30, tzinfo=datetime.timezone.utc
     )
     first = parse_qs(urlsplit(mocked.calls[0].request.url).query)
     assert first == {
@@ -211,7 +211,7 @@ def test_parse_webhook(adapter):
         ("c@example.com", "cleaned", "E3"),
     ]
     assert updates[0].occurred_at == datetime.datetime(
-        2026, 3, 1, 11, 59, tzinfo=datetime.UTC
+        2026, 3, 1, 11, 59, tzinfo=datetime.timezone.utc
     )
     assert updates[0].reason == "event:klaviyo.unsubscribed_from_email_marketing"
 

@@ -103,8 +103,10 @@ def test_repeated_event_is_stored_once(sb, adapter, make_order_event):
 def test_subscribe_unsubscribe_and_poll(sb, make_consent):
     list_id = _create_list(_adapter(sb))
     adapter = _adapter(sb, klaviyo_list_id=list_id, consent_source="Odoo Shop")
-    before = datetime.datetime.now(datetime.UTC) - datetime.timedelta(seconds=5)
-    past = datetime.datetime(2026, 1, 5, 9, 0, tzinfo=datetime.UTC)
+    before = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(
+        seconds=5
+    )
+    past = datetime.datetime(2026, 1, 5, 9, 0, tzinfo=datetime.timezone.utc)
     adapter.update_consent(make_consent(consented_at=past, source=""))
     email = _profiles(sb)["ada@example.com"]["subscriptions"]["email"]
     assert email["consent"] == "SUBSCRIBED"
@@ -119,7 +121,7 @@ def test_subscribe_unsubscribe_and_poll(sb, make_consent):
         ("ada@example.com", "unsubscribed")
     ]
     # Nothing changed after the last poll.
-    later = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=5)
+    later = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=5)
     assert adapter.fetch_consent_updates(later) == []
 
 
@@ -130,7 +132,7 @@ def test_never_opted_in_sends_nothing(sb, adapter, make_consent):
 
 
 def test_suppress_and_esp_side_bounce(sb, adapter, make_consent):
-    since = datetime.datetime.now(datetime.UTC) - datetime.timedelta(seconds=5)
+    since = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(seconds=5)
     adapter.update_consent(make_consent(suppressed=True))
     sb.action(
         "klaviyo",

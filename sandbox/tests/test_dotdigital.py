@@ -407,9 +407,9 @@ def test_accounts_are_isolated(sb, dd):
 
 
 def _iso(ts):
-    from datetime import UTC, datetime
+    from datetime import datetime, timezone
 
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def test_actions_over_the_control_api(sb, dd):

@@ -610,9 +610,9 @@ def test_rate_limit_off_by_default(sb, mc):
 
 
 def _iso(ts):
-    from datetime import UTC, datetime
+    from datetime import datetime, timezone
 
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")
+    return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="seconds")
 
 
 def test_api_changes_fire_hooks_with_the_api_source(sb, mc, receiver):
