@@ -126,7 +126,7 @@ class TestMailchimpWebhook(MailchimpSandboxMixin, EspSyncCase, HttpCase):
             ev.ConsentUpdate(
                 email="ann.customer@example.com",
                 status="unsubscribed",
-                occurred_at=datetime.datetime.now(datetime.UTC),
+                occurred_at=datetime.datetime.now(datetime.timezone.utc),
                 provider_ref=AUDIENCE,
             )
         ]
