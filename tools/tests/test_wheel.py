@@ -42,6 +42,7 @@ def test_wheel_metadata_and_files(tmp_path):
     assert meta["Version"] == version
     requires = sorted(meta.get_all("Requires-Dist"))
     assert requires == [
+        "cryptography",
         "odoo-addon-queue_job==18.0.*",
         "odoo==18.0.*",
         "pydantic",
