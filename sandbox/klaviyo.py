@@ -60,12 +60,15 @@ from .klaviyo_common import (
     subscriptions_out,
 )
 from .klaviyo_consent import ConsentMixin
+from .klaviyo_identity import IdentityMixin
 from .klaviyo_jobs import JobsMixin
 from .klaviyo_webhooks import WebhooksMixin
 from .ratelimit import parse_rate
 
 
-class KlaviyoApp(ConsentMixin, JobsMixin, CatalogMixin, WebhooksMixin, ProviderApp):
+class KlaviyoApp(
+    IdentityMixin, ConsentMixin, JobsMixin, CatalogMixin, WebhooksMixin, ProviderApp
+):
     """The Klaviyo emulator."""
 
     name = "klaviyo"
@@ -86,6 +89,7 @@ class KlaviyoApp(ConsentMixin, JobsMixin, CatalogMixin, WebhooksMixin, ProviderA
             ("GET", "/api/profiles/{id}", self.get_profile),
             ("PATCH", "/api/profiles/{id}", self.update_profile),
             ("POST", "/api/profile-import", self.profile_import),
+            ("POST", "/api/profile-merge", self.merge_profiles),
             ("GET", "/api/events", self.get_events),
             ("POST", "/api/events", self.create_event),
             ("GET", "/api/events/{id}", self.get_event),
@@ -421,6 +425,8 @@ class KlaviyoApp(ConsentMixin, JobsMixin, CatalogMixin, WebhooksMixin, ProviderA
                 "A profile requires one of email, phone_number or external_id.",
                 f"{pointer}/attributes",
             )
+        if resource.get("id"):
+            self._identity_conflict(state, matches[0], attributes, pointer)
         created = not matches
         profile = matches[0] if matches else self._blank_profile(state)
         if created:

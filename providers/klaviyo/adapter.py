@@ -24,7 +24,7 @@ from ..base import (
 from ..events import ConsentStatus, ConsentUpdate
 from ..http import parse_rate_limit, parse_retry_after
 from ..wire import parse_timestamp, response_json
-from . import const
+from . import const, identity
 from . import payloads as p
 
 _logger = logging.getLogger(__name__)
@@ -222,6 +222,10 @@ class KlaviyoAdapter(EspAdapter):
         response = self._request("POST", const.PATH_PROFILE_IMPORT, json=body.dump())
         profile_id = _dig(self._json(response), "data", "id") or ""
         return self._result(profile_id, created=response.status_code == 201)
+
+    def change_email(self, change):
+        """Move the profile to the new address (see :mod:`.identity`)."""
+        return identity.change_email(self, change)
 
     def update_consent(self, consent):
         """Subscribe (with evidence), unsubscribe globally or suppress.

@@ -47,10 +47,19 @@ class ProfileAttributes(_Model):
     properties: dict | None = None
 
 
+class PatchProperties(_Model):
+    unset: list[str] | None = None
+
+
+class ProfileMeta(_Model):
+    patch_properties: PatchProperties | None = None
+
+
 class ProfileResource(_Model):
     type: Literal["profile"] = "profile"
     id: str | None = None
     attributes: ProfileAttributes
+    meta: ProfileMeta | None = None
 
 
 class ProfileImportRequest(_Model):
@@ -482,7 +491,9 @@ def build_location(address):
 
 def build_profile_attributes(profile):
     """Profile attributes from an ``events.Profile`` (email already normalised)."""
-    properties = jsonable(dict(profile.properties or {}))
+    properties = jsonable(
+        {k: v for k, v in (profile.properties or {}).items() if v is not None}
+    )
     properties[const.TAGS_PROPERTY] = [str(tag) for tag in profile.tags or ()]
     if profile.customer_type:
         properties[const.CUSTOMER_TYPE_PROPERTY] = profile.customer_type
@@ -502,7 +513,14 @@ def build_profile_attributes(profile):
 
 
 def build_profile_resource(profile):
-    return ProfileResource(attributes=build_profile_attributes(profile))
+    """The profile resource; ``None`` properties are unset at Klaviyo."""
+    cleared = sorted(str(k) for k, v in (profile.properties or {}).items() if v is None)
+    meta = (
+        ProfileMeta(patch_properties=PatchProperties(unset=cleared))
+        if cleared
+        else None
+    )
+    return ProfileResource(attributes=build_profile_attributes(profile), meta=meta)
 
 
 def build_event_profile(order):
