@@ -21,7 +21,7 @@ from ..base import (
 )
 from ..events import ConsentStatus, ConsentUpdate
 from ..wire import response_json
-from . import const, payloads, util
+from . import const, identity, payloads, util
 from .bulk import BulkMixin
 from .ecommerce import EcommerceMixin
 from .errors import error_from_response
@@ -175,7 +175,10 @@ class MailchimpAdapter(EcommerceMixin, BulkMixin, EspAdapter):
             const.CODE_INVALID_MERGE_TAG,
         ):
             self._merge_names.setdefault(tag, str(key))
-            if value is None or value == "":
+            if value is None:
+                fields[tag] = ""  # cleared in Odoo: clear it in Mailchimp
+                continue
+            if value == "":
                 continue
             # Custom merge fields are created as text: send text.
             fields[tag] = (
@@ -298,6 +301,10 @@ class MailchimpAdapter(EcommerceMixin, BulkMixin, EspAdapter):
             added, removed = self._sync_tags(list_id, member_hash, wanted)
             detail.update(tags_added=added, tags_removed=removed)
         return self._result(external_id=member_hash, detail=detail)
+
+    def change_email(self, change):
+        """Move the member to the new address (see :mod:`.identity`)."""
+        return identity.change_email(self, change)
 
     def update_consent(self, consent):
         """Mailchimp masters subscription status: nothing is sent."""
