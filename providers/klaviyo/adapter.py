@@ -24,7 +24,7 @@ from ..base import (
 from ..events import ConsentStatus, ConsentUpdate
 from ..http import parse_rate_limit, parse_retry_after
 from ..wire import parse_timestamp, response_json
-from . import const, identity
+from . import bulk_consent, const, identity
 from . import payloads as p
 
 _logger = logging.getLogger(__name__)
@@ -365,6 +365,7 @@ class KlaviyoAdapter(EspAdapter):
                 category=ErrorCategory.DATA,
             )
         response = self._request("POST", const.PATH_PROFILE_IMPORT_JOBS, json=body)
+        bulk_consent.send_opt_outs(self, profiles)
         return self._bulk_job(self._json(response).get("data") or {}, len(resources))
 
     @staticmethod

@@ -19,7 +19,7 @@ from ..base import (
     is_usable_email,
     named_properties,
 )
-from ..events import ConsentStatus, ConsentUpdate
+from ..events import ConsentUpdate
 from ..wire import response_json
 from . import const, identity, payloads, util
 from .bulk import BulkMixin
@@ -189,16 +189,12 @@ class MailchimpAdapter(EcommerceMixin, BulkMixin, EspAdapter):
         return fields
 
     def _member_body(self, profile, email, tags=None):
-        consent = profile.consent
-        subscribed = consent is not None and (
-            ConsentStatus(consent.status) == ConsentStatus.SUBSCRIBED
-            and not consent.suppressed
-        )
+        # A new member takes Odoo's consent: opted-out ones are created
+        # unsubscribed, those who never opted in transactional.
         return payloads.MemberUpsert(
             email_address=email,
-            status_if_new=const.STATUS_NEW_SUBSCRIBED
-            if subscribed
-            else const.STATUS_NEW_TRANSACTIONAL,
+            status_if_new=identity.consent_status(profile.consent)
+            or const.STATUS_NEW_TRANSACTIONAL,
             merge_fields=self._merge_fields(profile),
             tags=tags,
         ).dump()
