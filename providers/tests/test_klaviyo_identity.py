@@ -221,3 +221,16 @@ def test_sandbox_cleared_property_ends_absent(sb, sample_profile):
         dataclasses.replace(sample_profile, properties={"Total Spend": None})
     )
     assert "Total Spend" not in _by_email(sb)["ada@example.com"]["properties"]
+
+
+def test_sandbox_bulk_import_clears_properties_too(sb, sample_profile):
+    sb.configure(job_seconds=0)
+    adapter = _adapter(sb.base_url("klaviyo"))
+    adapter.upsert_profile(
+        dataclasses.replace(sample_profile, properties={"Total Spend": 120.0})
+    )
+    job = adapter.bulk_import_profiles(
+        [dataclasses.replace(sample_profile, properties={"Total Spend": None})]
+    )
+    assert adapter.get_bulk_job(job).status == "complete"
+    assert "Total Spend" not in _by_email(sb)["ada@example.com"]["properties"]
