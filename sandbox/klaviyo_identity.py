@@ -16,20 +16,14 @@ class IdentityMixin:
 
     def _identity_conflict(self, state, profile, attributes, pointer):
         """Raise 409 when ``attributes`` name an identifier of another profile."""
-        for name in IDENTIFIERS:
-            value = attributes.get(name)
-            if not value:
-                continue
-            if name == "email":
-                value = value.lower()
-            owner = state["index"][name].get(value)
-            if owner and owner != profile["id"]:
+        for other in self._find(state, attributes):
+            if other["id"] != profile["id"]:
                 raise ApiError(
                     409,
                     "A profile already exists with one of these identifiers.",
-                    f"{pointer}/attributes/{name}",
+                    f"{pointer}/attributes",
                     code="duplicate_profile",
-                    meta={"duplicate_profile_id": owner},
+                    meta={"duplicate_profile_id": other["id"]},
                 )
 
     def merge_profiles(self, request):

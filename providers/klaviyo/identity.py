@@ -64,8 +64,6 @@ def _filter_value(value):
 
 def find_profile_id(adapter, field, value):
     """The id of the profile whose ``field`` equals ``value``, or ""."""
-    if not value:
-        return ""
     response = adapter._request(
         "GET",
         const.PATH_PROFILES,
@@ -76,16 +74,6 @@ def find_profile_id(adapter, field, value):
     )
     data = adapter._json(response).get("data") or []
     return str(data[0].get("id") or "") if data else ""
-
-
-def _profile_exists(adapter, profile_id):
-    try:
-        adapter._request("GET", PATH_PROFILE.format(id=quote(profile_id, safe="")))
-    except EspError as exc:
-        if exc.status == 404:
-            return False
-        raise
-    return True
 
 
 def _patch(adapter, profile_id, profile):
@@ -101,41 +89,17 @@ def _merge(adapter, destination_id, source_id):
     adapter._request("POST", PATH_PROFILE_MERGE, json=body)
 
 
-def change_email(adapter, change):
-    """Move the Klaviyo profile of ``change.old_email`` to the new address.
+def _move(adapter, profile_id, profile):
+    """PATCH the profile; on 409, merge the holder of the new address into it.
 
-    Returns a result whose ``external_id`` is the kept profile id; an unknown
-    old address is a plain upsert at the new one.
+    Returns ``(calls, merged id)``; raises EspError 404 when the id is gone.
     """
-    profile = change.profile
-    adapter._require_email(profile.email)
-    calls = 0
-    profile_id = change.esp_id
-    if profile_id:
-        calls += 1
-        if not _profile_exists(adapter, profile_id):
-            profile_id = ""
-    for field, value in (
-        ("email", (change.old_email or "").strip().lower()),
-        ("external_id", profile.external_id),
-    ):
-        if profile_id:
-            break
-        calls += 1
-        profile_id = find_profile_id(adapter, field, value)
-    if not profile_id:
-        result = adapter.upsert_profile(profile)
-        result.requests += calls
-        result.detail["moved"] = False
-        return result
-    merged = ""
     try:
-        calls += 1
         _patch(adapter, profile_id, profile)
+        return 1, ""
     except EspError as exc:
         if exc.status != 409:
             raise
-        calls += 1
         merged = find_profile_id(adapter, "email", profile.email.strip().lower())
         if not merged or merged == profile_id:
             raise EspError(
@@ -146,14 +110,51 @@ def change_email(adapter, change):
                 field="email",
                 code=exc.code or "duplicate_profile",
             ) from exc
-        _merge(adapter, profile_id, merged)
-        calls += 2
-        try:
-            _patch(adapter, profile_id, profile)
-        except EspError as again:
-            if again.status != 409:
-                raise
+    _merge(adapter, profile_id, merged)
+    try:
+        _patch(adapter, profile_id, profile)
+    except EspError as again:
+        if again.status == 409:
             # Klaviyo may still be applying the merge: try again later.
             again.category = ErrorCategory.TRANSIENT
-            raise
-    return adapter._result(profile_id, requests=calls, moved=True, merged=merged)
+        raise
+    return 4, merged
+
+
+def change_email(adapter, change):
+    """Move the Klaviyo profile of ``change.old_email`` to the new address.
+
+    The profile is the one of ``change.esp_id``, else the one found by old
+    email, else by external id. Returns a result whose ``external_id`` is the
+    kept profile id; an unknown old address is a plain upsert at the new one.
+    """
+    profile = change.profile
+    adapter._require_email(profile.email)
+    calls = 0
+    if change.esp_id:
+        calls += 1
+        try:
+            moved, merged = _move(adapter, change.esp_id, profile)
+            return adapter._result(
+                change.esp_id, requests=moved, moved=True, merged=merged
+            )
+        except EspError as exc:
+            if exc.status != 404:
+                raise
+    profile_id = ""
+    for field, value in (
+        ("email", (change.old_email or "").strip().lower()),
+        ("external_id", profile.external_id),
+    ):
+        if value and not profile_id:
+            calls += 1
+            profile_id = find_profile_id(adapter, field, value)
+    if not profile_id:
+        result = adapter.upsert_profile(profile)
+        result.requests += calls
+        result.detail["moved"] = False
+        return result
+    moved, merged = _move(adapter, profile_id, profile)
+    return adapter._result(
+        profile_id, requests=calls + moved, moved=True, merged=merged
+    )

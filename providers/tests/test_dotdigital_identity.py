@@ -116,19 +116,11 @@ def test_cleared_property_is_sent_empty(sample_profile):
 
 
 # --- against the sandbox ----------------------------------------------------------
-sandbox = pytest.importorskip("sandbox")
 SB_USER = "apiuser-sandbox-identity@apiconnector.com"
-
-
-@pytest.fixture(scope="module")
-def sb():
-    with sandbox.Sandbox(port=0, validate=True, rate_limits=False) as running:
-        yield running
 
 
 @pytest.fixture
 def dd(sb):
-    sb.reset()
     return _adapter(sb.url + "/dotdigital", SB_USER, "sandbox-password")
 
 

@@ -146,20 +146,12 @@ def test_cleared_property_is_sent_empty(sample_profile):
 
 
 # --- against the sandbox ----------------------------------------------------------
-sandbox = pytest.importorskip("sandbox")
 SB_KEY = "sandbox-identity-us1"
 LIST = "aud00001"
 
 
-@pytest.fixture(scope="module")
-def sb():
-    with sandbox.Sandbox(port=0, validate=True, rate_limits=False) as running:
-        yield running
-
-
 @pytest.fixture
 def mc(sb):
-    sb.reset()
     return _adapter(sb.url + "/mailchimp", SB_KEY, LIST)
 
 
