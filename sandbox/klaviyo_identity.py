@@ -84,6 +84,11 @@ class IdentityMixin:
         for event in state["events"]:
             if event["profile_id"] == source["id"]:
                 event["profile_id"] = target["id"]
+        # Event de-duplication follows the events to their new profile.
+        state["event_keys"] = {
+            (target["id"] if key[0] == source["id"] else key[0], *key[1:])
+            for key in state["event_keys"]
+        }
         target["last_event_date"] = (
             max(target["last_event_date"] or 0, source["last_event_date"] or 0) or None
         )

@@ -15,11 +15,13 @@ from . import const
 CONTACT_BY_ID = "/contacts/v3/contactId/{contact_id}"
 
 
-def _contact_path(adapter, change):
+def _candidate_paths(adapter, change):
+    """Where the contact may be: by its id first, then by its old email."""
     if change.esp_id:
-        return CONTACT_BY_ID.format(contact_id=urllib.parse.quote(change.esp_id))
+        yield CONTACT_BY_ID.format(contact_id=urllib.parse.quote(change.esp_id))
     old = (change.old_email or "").strip().lower()
-    return adapter._contact_path(old) if is_usable_email(old) else ""
+    if is_usable_email(old):
+        yield adapter._contact_path(old)
 
 
 def _exists(adapter, path):
@@ -41,8 +43,10 @@ def change_email(adapter, change):
     adapter._start()
     profile = change.profile
     email = adapter._email(profile.email)
-    path = _contact_path(adapter, change)
-    if not path or not _exists(adapter, path):
+    path = next(
+        (p for p in _candidate_paths(adapter, change) if _exists(adapter, p)), ""
+    )
+    if not path:
         looked_up = adapter._count
         result = adapter.upsert_profile(profile)
         result.requests += looked_up

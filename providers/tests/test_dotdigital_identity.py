@@ -73,6 +73,18 @@ def test_contact_gets_the_new_email_identifier(sample_profile):
     assert result.detail == {"moved": True, "status": "unsubscribed"}
 
 
+def test_stale_contact_id_falls_back_to_the_old_email(sample_profile):
+    with responses.RequestsMock() as rsps:
+        rsps.get(BY_ID, json=NOT_FOUND, status=404)
+        rsps.get(BY_OLD, json={"contactId": 502})
+        rsps.patch(BY_OLD, json={"contactId": 502, "status": "subscribed"})
+        result = _adapter(api_endpoint=API).change_email(
+            _change(sample_profile, esp_id="501")
+        )
+    assert result.external_id == "502"
+    assert result.requests == 3
+
+
 def test_contact_found_by_old_email(sample_profile):
     with responses.RequestsMock() as rsps:
         rsps.get(BY_OLD, json={"contactId": 501})
