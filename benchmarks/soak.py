@@ -162,10 +162,19 @@ def main():
         say("workload done; pulling ESP-side unsubscribes")
         trigger_consent_poll(rpc)
         drained = drain(rpc, args.drain_timeout, say)
+        recovery = {}
+        if args.crash:
+            server, recovery = crash_during_backfill(
+                runtime, rpc, server, db, http_port, log, args.drain_timeout, say
+            )
+            processes[1] = server
+            drained = drained and recovery.get("backfill") is not None
         http_json(f"{sandbox_url}/_sandbox/config", {"faults": []})
         if not drained:
             say("the queue did not drain in time")
         report = Oracle(rpc, sandbox_url, workload).check()
+        for phase, seconds in recovery.items():
+            report.figure(f"recovered after SIGKILL during {phase} (s)", seconds)
     finally:
         for process in processes:
             stop(process)
@@ -188,9 +197,36 @@ def crash_midway(runtime, workload, server, db, port, log, say):
     server.wait()
     killed = time.time()
     server = runtime.start_server(db, port, log)
-    say(f"Odoo restarted in {time.time() - killed:.1f}s")
+    say(f"Odoo restarted {time.time() - killed:.1f}s after the kill")
     thread.join()
     return server
+
+
+def crash_during_backfill(runtime, rpc, server, db, port, log, timeout, say):
+    """Start a backfill of every backend, SIGKILL Odoo, restart, let it finish."""
+    backends = rpc("esp.backend", "search", [("active", "=", True)])
+    for backend in backends:
+        wizard = rpc(
+            "esp.backfill.wizard", "create", {"backend_id": backend, "scope": "all"}
+        )
+        rpc("esp.backfill.wizard", "action_start", [wizard])
+    time.sleep(3)
+    say("SIGKILL Odoo during the backfills")
+    os.killpg(server.pid, signal.SIGKILL)
+    server.wait()
+    killed = time.time()
+    server = runtime.start_server(db, port, log)
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        runs = rpc("esp.backfill", "search_read", [], ["state"])
+        if all(run["state"] in ("done", "failed", "cancelled") for run in runs):
+            break
+        time.sleep(5)
+    finished = drain(rpc, max(deadline - time.time(), 30), say)
+    runs = rpc("esp.backfill", "search_read", [], ["state", "backend_id"])
+    say("backfills: " + ", ".join(f"{r['backend_id'][1]} {r['state']}" for r in runs))
+    done = finished and all(run["state"] == "done" for run in runs)
+    return server, {"backfill": round(time.time() - killed, 1) if done else None}
 
 
 def runtime_cleanup(runtime):

@@ -24,7 +24,7 @@ from ..base import (
 )
 from ..events import ConsentStatus, ConsentUpdate
 from ..wire import parse_timestamp
-from . import const, payloads
+from . import const, identity, payloads
 from .bulk import BulkMixin
 from .catalog import CatalogMixin
 from .errors import error_from_response
@@ -317,6 +317,10 @@ class DotdigitalAdapter(OrdersMixin, CatalogMixin, BulkMixin, EspAdapter):
             external_id=str(contact.get("contactId") or ""),
             detail={"status": contact.get("status", "")},
         )
+
+    def change_email(self, change):
+        """Give the contact its new address (see :mod:`.identity`)."""
+        return identity.change_email(self, change)
 
     def update_consent(self, consent):
         """Write Odoo's consent to the email channel (never for NEVER).

@@ -19,11 +19,7 @@ class BulkMixin:
         alone (an unsubscribe made in Dotdigital survives the backfill).
         """
         consent = profile.consent
-        if (
-            consent is not None
-            and not consent.suppressed
-            and ConsentStatus(consent.status) == ConsentStatus.SUBSCRIBED
-        ):
+        if _opted_in(profile):
             extra = self.settings.extra
             return payloads.ChannelProperties(
                 email=payloads.EmailChannel(
@@ -54,7 +50,8 @@ class BulkMixin:
                     matchIdentifier="email",
                     identifiers=payloads.Identifiers(email=email),
                     dataFields=self._data_fields(profile) or None,
-                    lists=self._lists(),
+                    # Only an Odoo opt-in joins the marketing address book.
+                    lists=self._lists() if _opted_in(profile) else None,
                     channelProperties=self._bulk_channel(profile),
                     consentRecords=self._consent_records(profile.consent),
                 )
@@ -184,3 +181,13 @@ class BulkMixin:
             failed=len(job.errors) + len(remote),
             errors=errors,
         )
+
+
+def _opted_in(profile):
+    """Whether Odoo holds an opt-in for ``profile`` (and no blacklist)."""
+    consent = profile.consent
+    return (
+        consent is not None
+        and not consent.suppressed
+        and ConsentStatus(consent.status) == ConsentStatus.SUBSCRIBED
+    )

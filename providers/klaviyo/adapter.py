@@ -14,7 +14,7 @@ from ..base import DeliveryResult, ErrorCategory, EspAdapter, EspError
 from ..events import ConsentStatus
 from ..wire import dig, response_json
 from . import builders as b
-from . import const
+from . import const, identity
 from . import payloads as p
 from .bulk import BulkMixin
 from .catalog import CatalogMixin
@@ -94,6 +94,10 @@ class KlaviyoAdapter(CatalogMixin, BulkMixin, InboundMixin, EspAdapter):
         return self._result(
             external_id=profile_id, detail={"created": response.status_code == 201}
         )
+
+    def change_email(self, change):
+        """Move the profile to the new address (see :mod:`.identity`)."""
+        return identity.change_email(self, change)
 
     def update_consent(self, consent):
         """Subscribe (with evidence), unsubscribe globally or suppress.

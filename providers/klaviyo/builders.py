@@ -80,7 +80,9 @@ def build_location(address):
 
 def build_profile_attributes(profile):
     """Profile attributes from an ``events.Profile`` (email already normalised)."""
-    properties = jsonable(dict(profile.properties or {}))
+    properties = jsonable(
+        {k: v for k, v in (profile.properties or {}).items() if v is not None}
+    )
     properties[const.TAGS_PROPERTY] = [str(tag) for tag in profile.tags or ()]
     if profile.customer_type:
         properties[const.CUSTOMER_TYPE_PROPERTY] = profile.customer_type
@@ -100,7 +102,14 @@ def build_profile_attributes(profile):
 
 
 def build_profile_resource(profile):
-    return p.ProfileResource(attributes=build_profile_attributes(profile))
+    """The profile resource; ``None`` properties are unset at Klaviyo."""
+    cleared = sorted(str(k) for k, v in (profile.properties or {}).items() if v is None)
+    meta = (
+        p.ProfileMeta(patch_properties=p.PatchProperties(unset=cleared))
+        if cleared
+        else None
+    )
+    return p.ProfileResource(attributes=build_profile_attributes(profile), meta=meta)
 
 
 def build_event_profile(order):

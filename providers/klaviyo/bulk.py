@@ -7,7 +7,7 @@ from ..base import BulkJob
 from ..errors import ErrorCategory, EspError, redact
 from ..wire import dig
 from . import builders as b
-from . import const
+from . import bulk_consent, const
 from .errors import field_from_source
 
 
@@ -84,6 +84,7 @@ class BulkMixin:
                 category=ErrorCategory.DATA,
             )
         answer = self._request("POST", const.PATH_PROFILE_IMPORT_JOBS, json=body)
+        bulk_consent.send_opt_outs(self, profiles)
         return self._bulk_job(answer.get("data") or {}, len(resources))
 
     @staticmethod

@@ -41,10 +41,19 @@ class ProfileAttributes(_Model):
     properties: dict | None = None
 
 
+class PatchProperties(_Model):
+    unset: list[str] | None = None
+
+
+class ProfileMeta(_Model):
+    patch_properties: PatchProperties | None = None
+
+
 class ProfileResource(_Model):
     type: Literal["profile"] = "profile"
     id: str | None = None
     attributes: ProfileAttributes
+    meta: ProfileMeta | None = None
 
 
 class ProfileImportRequest(_Model):

@@ -19,7 +19,7 @@ from ..base import (
     named_properties,
 )
 from ..events import ConsentStatus, ConsentUpdate
-from . import const, payloads, util
+from . import const, identity, payloads, util
 from .bulk import BulkMixin
 from .ecommerce import EcommerceMixin
 from .errors import error_from_response
@@ -157,7 +157,10 @@ class MailchimpAdapter(EcommerceMixin, BulkMixin, EspAdapter):
             const.CODE_INVALID_MERGE_TAG,
         ):
             self._merge_names.setdefault(tag, str(key))
-            if value is None or value == "":
+            if value is None:
+                fields[tag] = ""  # cleared in Odoo: clear it in Mailchimp
+                continue
+            if value == "":
                 continue
             # Custom merge fields are created as text: send text.
             fields[tag] = (
@@ -168,16 +171,12 @@ class MailchimpAdapter(EcommerceMixin, BulkMixin, EspAdapter):
         return fields
 
     def _member_body(self, profile, email, tags=None):
-        consent = profile.consent
-        subscribed = consent is not None and (
-            ConsentStatus(consent.status) == ConsentStatus.SUBSCRIBED
-            and not consent.suppressed
-        )
+        # A new member takes Odoo's consent: opted-out ones are created
+        # unsubscribed, those who never opted in transactional.
         return payloads.MemberUpsert(
             email_address=email,
-            status_if_new=const.STATUS_NEW_SUBSCRIBED
-            if subscribed
-            else const.STATUS_NEW_TRANSACTIONAL,
+            status_if_new=identity.consent_status(profile.consent)
+            or const.STATUS_NEW_TRANSACTIONAL,
             merge_fields=self._merge_fields(profile),
             tags=tags,
         ).dump()
@@ -280,6 +279,10 @@ class MailchimpAdapter(EcommerceMixin, BulkMixin, EspAdapter):
             added, removed = self._sync_tags(list_id, member_hash, wanted)
             detail.update(tags_added=added, tags_removed=removed)
         return self._result(external_id=member_hash, detail=detail)
+
+    def change_email(self, change):
+        """Move the member to the new address (see :mod:`.identity`)."""
+        return identity.change_email(self, change)
 
     def update_consent(self, consent):
         """Withdrawals made in Odoo reach the member; opt-ins stay Mailchimp's.

@@ -114,3 +114,19 @@ def make_consent():
         return events.Consent(**values)
 
     return make
+
+
+@pytest.fixture(scope="module")
+def esp_sandbox():
+    """The in-process ESP sandbox (loopback only), one per test module."""
+    sandbox = pytest.importorskip("sandbox")
+    with sandbox.Sandbox(port=0, validate=True, rate_limits=False, seed=0) as running:
+        yield running
+
+
+@pytest.fixture
+def sb(esp_sandbox):
+    """The module's sandbox, emptied, validating, without faults or job delays."""
+    esp_sandbox.reset()
+    esp_sandbox.configure(validate=True, rate_limits=False, faults=[], job_seconds=0)
+    return esp_sandbox

@@ -16,21 +16,6 @@ KEY = "pk_sandbox_klaviyo_e2e"
 SECRET = "sandbox-webhook-secret-0123"
 
 
-@pytest.fixture(scope="module")
-def module_sandbox():
-    with sandbox.Sandbox(port=0, validate=True, rate_limits=False, seed=0) as sb:
-        if "klaviyo" not in sb.apps:
-            pytest.skip("sandbox has no Klaviyo app")
-        yield sb
-
-
-@pytest.fixture
-def sb(module_sandbox):
-    module_sandbox.reset()
-    module_sandbox.configure(validate=True, rate_limits=False, faults=[], job_seconds=0)
-    return module_sandbox
-
-
 def _adapter(sb, key=KEY, **settings):
     settings.setdefault("webhook_secret", SECRET)
     return KlaviyoAdapter(

@@ -114,12 +114,16 @@ def test_upsert_new_member_exact_request(plain_profile, make_consent):
 
 
 @pytest.mark.parametrize(
-    "consent",
-    [None, events.ConsentStatus.NEVER, events.ConsentStatus.UNSUBSCRIBED],
+    ("consent", "expected"),
+    [
+        (None, "transactional"),
+        (events.ConsentStatus.NEVER, "transactional"),
+        (events.ConsentStatus.UNSUBSCRIBED, "unsubscribed"),
+    ],
 )
 @responses.activate
-def test_without_opt_in_new_members_are_transactional(
-    plain_profile, make_consent, consent
+def test_without_opt_in_new_members_are_not_subscribed(
+    plain_profile, make_consent, consent, expected
 ):
     profile = dataclasses.replace(
         plain_profile,
@@ -132,7 +136,7 @@ def test_without_opt_in_new_members_are_transactional(
     result = make_adapter().upsert_profile(profile)
 
     body = body_of(responses.calls[0])
-    assert body["status_if_new"] == "transactional"
+    assert body["status_if_new"] == expected
     assert "status" not in body
     assert result.detail["status"] == "unsubscribed"
     assert len(responses.calls) == 2  # no tag POST when nothing changes
@@ -145,7 +149,7 @@ def test_suppressed_consent_is_not_subscribed(plain_profile, make_consent):
     responses.get(TAGS, json={"tags": []})
     responses.post(TAGS, status=204)
     make_adapter().upsert_profile(dataclasses.replace(plain_profile, consent=consent))
-    assert body_of(responses.calls[0])["status_if_new"] == "transactional"
+    assert body_of(responses.calls[0])["status_if_new"] == "unsubscribed"
 
 
 @responses.activate

@@ -23,12 +23,14 @@ from .common import (
 )
 from .consent import ConsentMixin
 from .events import EventsMixin
+from .identity import IdentityMixin
 from .jobs import JobsMixin
 from .profiles import ProfilesMixin
 from .webhooks import WebhooksMixin
 
 
 class KlaviyoApp(
+    IdentityMixin,
     ProfilesMixin,
     EventsMixin,
     ConsentMixin,
@@ -58,6 +60,7 @@ class KlaviyoApp(
             ("GET", "/api/profiles/{id}", self.get_profile),
             ("PATCH", "/api/profiles/{id}", self.update_profile),
             ("POST", "/api/profile-import", self.profile_import),
+            ("POST", "/api/profile-merge", self.merge_profiles),
             ("GET", "/api/events", self.get_events),
             ("POST", "/api/events", self.create_event),
             ("GET", "/api/events/{id}", self.get_event),

@@ -148,6 +148,8 @@ class ProfilesMixin:
                 "A profile requires one of email, phone_number or external_id.",
                 f"{pointer}/attributes",
             )
+        if resource.get("id"):
+            self._identity_conflict(state, matches[0], attributes, pointer)
         created = not matches
         profile = matches[0] if matches else self._blank_profile(state)
         if created:

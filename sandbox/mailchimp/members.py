@@ -17,6 +17,7 @@ from .common import (
     subscriber_hash,
     webhook_kind,
 )
+from .identity import check_email_change
 
 
 class MembersMixin:
@@ -258,10 +259,9 @@ class MembersMixin:
         new_email = body.get("email_address")
         if new_email and subscriber_hash(new_email) != hash_:
             self._check_email(new_email)
-            if subscriber_hash(new_email) in state["members"][list_id]:
-                raise ApiError(
-                    400, f"{new_email} is already a list member.", title="Member Exists"
-                )
+            check_email_change(
+                state["members"][list_id], member, new_email, subscriber_hash(new_email)
+            )
             del state["members"][list_id][hash_]
             old_email = member["email_address"]
             member["email_address"] = new_email

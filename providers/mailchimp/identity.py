@@ -1,0 +1,116 @@
+"""Mailchimp identity changes: move a member to a new email, never copy it.
+
+A subscribed, pending or transactional member gets its ``email_address``
+PATCHed, keeping its id, status, activity and tags. Mailchimp refuses the
+change for unsubscribed and cleaned members (compliance state), and when the
+new address is already a member: then the old member is archived and the new
+one is written with ``status_if_new`` set to the old status, never higher
+(a cleaned address counts as transactional: it bounced, it did not opt out).
+"""
+
+from ..base import EspError
+from ..events import ConsentStatus
+from . import const, util
+
+# Status order for "never upgrade": lower is less permission to market.
+_RANK = {"unsubscribed": 0, "transactional": 1, "pending": 2, "subscribed": 3}
+_MOVABLE = ("subscribed", "pending", "transactional")
+
+
+def consent_status(consent):
+    """The member status Odoo's consent allows (None: no opinion)."""
+    if consent is None:
+        return None
+    if (
+        consent.suppressed
+        or ConsentStatus(consent.status) == ConsentStatus.UNSUBSCRIBED
+    ):
+        return "unsubscribed"
+    if ConsentStatus(consent.status) == ConsentStatus.SUBSCRIBED:
+        return "subscribed"
+    return "transactional"
+
+
+def carried_status(old_status, consent):
+    """``old_status`` carried to a new member, capped by Odoo's consent."""
+    status = "transactional" if old_status == "cleaned" else old_status
+    allowed = consent_status(consent)
+    if allowed is not None and _RANK[allowed] < _RANK.get(status, 1):
+        status = allowed
+    return status if status in _RANK else "transactional"
+
+
+def _get_member(adapter, list_id, member_hash):
+    path = const.MEMBER.format(list_id=list_id, subscriber_hash=member_hash)
+    try:
+        return adapter._request(
+            "GET", path, params={"fields": "id,email_address,status"}
+        )
+    except EspError as exc:
+        if exc.status == 404:
+            return None
+        raise
+
+
+def _write_member(adapter, list_id, profile, email, status_if_new):
+    """PUT the member at ``email`` (created with ``status_if_new``), then tags."""
+    member_hash = util.subscriber_hash(email)
+    body = adapter._member_body(profile, email)
+    body["status_if_new"] = status_if_new
+    adapter._ensure_merge_fields(list_id, body["merge_fields"])
+    member = adapter._put_member(list_id, member_hash, body)
+    if adapter.settings.extra.get("sync_tags", True):
+        wanted = list(dict.fromkeys(t for t in profile.tags if t))
+        adapter._sync_tags(list_id, member_hash, wanted)
+    return member_hash, member
+
+
+def change_email(adapter, change):
+    """Move the member of ``change.old_email`` to the profile's address.
+
+    Returns a result whose ``external_id`` is the new subscriber hash, with
+    ``detail`` ``moved`` (PATCHed), ``archived`` (old member archived and the
+    new one written) or neither (old address unknown: a plain upsert).
+    """
+    adapter._start()
+    profile = change.profile
+    email = adapter._email(profile.email)
+    list_id = adapter._list_id()
+    old = (change.old_email or "").strip().lower()
+    old_hash = change.esp_id or (util.subscriber_hash(old) if old else "")
+    member = None
+    if old_hash and old_hash != util.subscriber_hash(email):
+        member = _get_member(adapter, list_id, old_hash)
+    if member is None or member.get("status") == "archived":
+        looked_up = adapter._count
+        result = adapter.upsert_profile(profile)
+        result.requests += looked_up
+        result.detail["moved"] = False
+        return result
+    old_status = member.get("status") or ""
+    path = const.MEMBER.format(list_id=list_id, subscriber_hash=old_hash)
+    if old_status in _MOVABLE:
+        try:
+            adapter._request("PATCH", path, json={"email_address": email})
+        except EspError as exc:
+            if exc.status != 400:
+                raise
+        else:
+            status = old_status
+            new_hash, member = _write_member(adapter, list_id, profile, email, status)
+            return adapter._result(
+                external_id=new_hash,
+                detail={"moved": True, "status": member.get("status", status)},
+            )
+    # Mailchimp forbids the move: archive the old member, carry its status.
+    adapter._request("DELETE", path)
+    status = carried_status(old_status, profile.consent)
+    new_hash, member = _write_member(adapter, list_id, profile, email, status)
+    return adapter._result(
+        external_id=new_hash,
+        detail={
+            "moved": False,
+            "archived": old_hash,
+            "status": member.get("status", status),
+        },
+    )
