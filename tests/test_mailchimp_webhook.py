@@ -114,7 +114,8 @@ class TestMailchimpWebhook(MailchimpSandboxMixin, EspSyncCase, HttpCase):
         (put,) = self._member_puts()
         self.assertEqual(put["status"], 200)
         self.assertNotIn("status", put["body"], "an existing status is never sent")
-        self.assertEqual(put["body"]["status_if_new"], "transactional")
+        # A new member would be created unsubscribed: the opt-out travels.
+        self.assertEqual(put["body"]["status_if_new"], "unsubscribed")
         member = self._member(self.customer.email)
         self.assertEqual(member["merge_fields"]["ADDRESS"]["city"], "York")
         # ...and the member stays unsubscribed.
