@@ -76,6 +76,11 @@ class EspSyncEvent(models.Model):
     attempts = fields.Integer(
         readonly=True, help="Failed tries of this row (rate limits do not count)."
     )
+    backoff_level = fields.Integer(
+        readonly=True,
+        help="Failures without a wait given by the ESP: the exponent of the next "
+        "back-off.",
+    )
     retry_since = fields.Datetime(
         readonly=True, help="First retryable failure; the retry budget counts from it."
     )
@@ -195,12 +200,12 @@ class EspSyncEvent(models.Model):
                 backend_id, company_id, event_type, stream, res_model, res_id,
                 record_name, group_ref, sequence, idempotency_key, occurred_at,
                 mode, priority, due_at, old_email, create_uid, create_date,
-                write_uid, write_date, state, attempts)
+                write_uid, write_date, state, attempts, backoff_level)
             SELECT v.backend_id, v.company_id, v.event_type, v.stream,
                    v.res_model, v.res_id, v.record_name, v.group_ref,
                    v.sequence, v.idempotency_key, v.occurred_at, v.mode,
                    v.priority, v.due_at, v.old_email, v.uid, v.now, v.uid,
-                   v.now, 'pending', 0
+                   v.now, 'pending', 0, 0
               FROM (VALUES %s) AS v(backend_id, company_id, event_type, stream,
                    res_model, res_id, record_name, group_ref, sequence,
                    idempotency_key, occurred_at, mode, priority, due_at,

@@ -12,7 +12,7 @@ import random
 from .base import ErrorCategory
 
 BASE_SECONDS = 2.0
-CAP_SECONDS = 120.0
+CAP_SECONDS = 60.0
 RATE_LIMIT_DEFAULT_SECONDS = 10.0
 RATE_LIMIT_CAP_SECONDS = 3600.0
 

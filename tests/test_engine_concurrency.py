@@ -16,7 +16,7 @@ from odoo import SUPERUSER_ID, api
 from odoo.tests.common import TransactionCase, tagged
 from odoo.tools import mute_logger
 
-from ..models import esp_sync_delivery
+from ..models import esp_sync_delivery_support, esp_sync_delivery_wakeup
 
 
 @tagged("post_install", "-at_install")
@@ -105,7 +105,7 @@ class TestEngineConcurrency(TransactionCase):
             self.assertEqual(results["first"], results["second"])
         else:
             self.assertIsInstance(error, psycopg2.Error)
-            self.assertIn(error.pgcode, esp_sync_delivery.CONFLICT_CODES)
+            self.assertIn(error.pgcode, esp_sync_delivery_support.CONFLICT_CODES)
             self.assertNotEqual(error.pgcode, "23505", "not a unique violation")
 
     def test_a_database_conflict_retries_the_group_at_no_cost(self):
@@ -123,7 +123,7 @@ class TestEngineConcurrency(TransactionCase):
     def test_wake_up_is_created_after_the_users_commit(self):
         """Items 3 and 6: a job can never start before the rows it must see."""
         identity = f"esp_sync:dispatch:{self.backend.id}:bulk"
-        with mock.patch.object(esp_sync_delivery, "_testing", return_value=False):
+        with mock.patch.object(esp_sync_delivery_wakeup, "testing", return_value=False):
             user = self.registry.cursor()
             try:
                 env = self._cursor_env(user)

@@ -89,6 +89,21 @@ class TestErrors(EspSyncCase):
         self.assertEqual(event.state, "pending")
         self.assertEqual(event.attempts, 4)
 
+    def test_an_outage_that_says_retry_after_does_not_grow_the_backoff(self):
+        event = self._profile_event()
+        for _round in range(3):
+            with self._mock() as rsps:
+                self._answer(rsps, 503, {"Retry-After": "5"})
+                self.trap.perform_enqueued_jobs()
+            self.assertAlmostEqual(self._seconds_until(event.due_at), 5, delta=2)
+            event.due_at = fields.Datetime.now()
+            self.env["esp.sync.delivery"]._esp_wake({(self.backend.id, "bulk")})
+        self.assertEqual((event.attempts, event.backoff_level), (3, 0))
+        with self._mock() as rsps:
+            self._answer(rsps, 503)
+            self.trap.perform_enqueued_jobs()
+        self.assertLessEqual(self._seconds_until(event.due_at), 3, "a first back-off")
+
     def test_retries_give_up_after_the_time_budget_then_recorded(self):
         event = self._profile_event()
         self.backend.retry_budget_hours = 2

@@ -1,0 +1,113 @@
+# Copyright 2026 esp_sync developers
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+"""Who and what a backend hears about: the one scope rule."""
+
+import functools
+
+from odoo import _, api, models, tools
+from odoo.tools.safe_eval import safe_eval
+
+from ..providers import EspError
+
+
+class EspBackendScope(models.Model):
+    _inherit = "esp.backend"
+
+    # ------------------------------------------------------------ routing
+    @api.model
+    def _esp_backends_for_company(self, company, stream):
+        """Active backends of ``company`` with ``stream`` switched on."""
+        switch = {
+            "profile": "sync_profiles",
+            "consent": "sync_consent",
+            "order": "sync_orders",
+            "fulfilment": "sync_fulfilments",
+            "refund": "sync_refunds",
+            "catalog": "sync_catalog",
+        }[stream]
+        return self.sudo().browse(self._esp_backend_ids_for(company.id, switch))
+
+    @api.model
+    @tools.ormcache("company_id", "switch")
+    def _esp_backend_ids_for(self, company_id, switch):
+        """Ids of the active backends of a company with a stream on (cached:
+        every capture asks; any backend change clears it)."""
+        backends = self.sudo().search([("company_id", "=", company_id)])
+        return tuple(backends.filtered(switch).ids)
+
+    def _esp_in_scope(self, partners, companies=None):
+        """The subset of ``partners`` this backend syncs: the one scope rule.
+
+        Used by capture, backfill and audience routing alike: the backend's
+        company is one of the partner's companies, the partner matches the
+        backend's domain (evaluated as superuser; a broken domain is an IT
+        exception, never a failed user write), is no company's own partner,
+        and matches an audience rule when the backend has rules.
+        """
+        self.ensure_one()
+        if not partners:
+            return partners
+        partners = partners.sudo()
+        companies = companies or partners._esp_companies_of()
+        partners = partners.filtered(lambda p: self.company_id in companies[p.id])
+        own_partners = self.env["res.company"]._esp_company_ids()[1]
+        candidates = partners.sudo().with_context(active_test=False)
+        try:
+            synced = candidates.filtered_domain(
+                list(_parsed_domain(self.partner_domain or "[]"))
+            )
+        except Exception as exc:  # never break the user's write
+            # A domain that no longer evaluates (field removed by an uninstall)
+            # must not make partner edits fail: record it for IT instead.
+            self.env["esp.sync.exception"]._esp_record(
+                self,
+                self,
+                EspError(
+                    _(
+                        "The partner domain of %(name)s no longer works: %(error)s",
+                        name=self.name,
+                        error=exc,
+                    ),
+                    category="configuration",
+                    code="domain_invalid",
+                ),
+            )
+            return partners.browse()
+        synced = synced.filtered(lambda p: p.id not in own_partners)
+        if self.audience_rule_ids:
+            synced = self.audience_rule_ids._esp_filter(synced)
+        return synced
+
+    def _esp_knows(self, partner):
+        """True when this backend holds ``partner`` or someone with their email."""
+        self.ensure_one()
+        domain = [("partner_id", "=", partner.id)]
+        if partner.email_normalized:
+            domain = [
+                "|",
+                ("partner_id", "=", partner.id),
+                ("partner_id.email_normalized", "=", partner.email_normalized),
+            ]
+        return bool(
+            self.env["esp.sync.binding"]
+            .sudo()
+            .search_count([("backend_id", "=", self.id), *domain], limit=1)
+        )
+
+    def _esp_sync_products(self, templates):
+        """Return the subset of ``templates`` this backend's catalogue holds."""
+        self.ensure_one()
+        if not templates:
+            return templates
+        domain = safe_eval(self.product_domain or "[]")
+        return templates.sudo().with_context(active_test=False).filtered_domain(domain)
+
+    def _esp_stream_mode(self, stream):
+        self.ensure_one()
+        return self[f"{stream}_mode"]
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed_domain(domain):
+    """A domain string evaluated once (capture evaluates it on every write)."""
+    return tuple(safe_eval(domain))
