@@ -10,6 +10,7 @@ from odoo.addons.queue_job.exception import RetryableJobError
 from .. import const
 from ..providers import EspError
 from ..providers.base import BulkJob
+from ..providers.retry import retry_delay
 
 
 class EspBackfill(models.Model):
@@ -173,7 +174,7 @@ class EspBackfill(models.Model):
             return self._esp_send_chunk(adapter)
         except EspError as err:
             if err.retryable:
-                raise RetryableJobError(str(err), seconds=err.retry_after) from err
+                raise self._esp_retry_job(err) from err
             self.write({"state": "failed", "last_error": str(err)})
             self.env["esp.sync.exception"]._esp_record(self.backend_id, self, err)
             return str(err)
@@ -276,14 +277,28 @@ class EspBackfill(models.Model):
         )
         return _("Backfill finished.")
 
+    def _esp_retry_job(self, error):
+        """The one retry policy for backfill jobs: wait as the ESP says (or
+        back off), without using up the job's retries, so a rate-limited or
+        briefly unreachable ESP never leaves a backfill half done."""
+        self.last_error = str(error)[:250]
+        return RetryableJobError(
+            str(error), seconds=int(retry_delay(error, 0)) or 1, ignore_retry=True
+        )
+
     def _esp_poll(self):
         """Job: refresh the ESP-side status of the batches still processing."""
         self.ensure_one()
         adapter = self.backend_id._esp_adapter()
         for batch in self.batch_ids.filtered(lambda b: b.state == "processing"):
-            job = adapter.get_bulk_job(
-                BulkJob(job_id=batch.remote_job_id, total=batch.total)
-            )
+            try:
+                job = adapter.get_bulk_job(
+                    BulkJob(job_id=batch.remote_job_id, total=batch.total)
+                )
+            except EspError as err:
+                if not err.retryable:
+                    raise
+                raise self._esp_retry_job(err) from err
             batch._esp_update(job)
             self.error_count += len(job.errors)
             self._esp_record_errors(job.errors)
