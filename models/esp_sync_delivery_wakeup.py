@@ -45,9 +45,12 @@ class EspSyncDeliveryWakeup(models.AbstractModel):
         """One dispatcher job per pair, unless one that will start later exists.
 
         A pending or enqueued job has not read the ledger yet, so it will see
-        every committed row: queue_job's identity key skips the duplicate.
+        every committed row. One query finds the pairs that have one (the
+        common case under load): only the others create a job.
         """
         backends = self.env["esp.backend"].sudo()
+        if not eta and not testing():
+            pairs = self._esp_pairs_without_job(pairs)
         for backend_id, channel in sorted(pairs):
             backend = backends.browse(backend_id)
             if eta:
@@ -70,6 +73,21 @@ class EspSyncDeliveryWakeup(models.AbstractModel):
                     channel=channel,
                 ),
             )._esp_dispatch(channel)
+
+    @api.model
+    def _esp_pairs_without_job(self, pairs):
+        """The (backend, channel) pairs with no dispatcher waiting to start."""
+        identities = {dispatch_identity(*pair): pair for pair in pairs}
+        self.env.cr.execute(
+            """
+            SELECT identity_key FROM queue_job
+             WHERE identity_key = ANY(%s) AND state IN ('pending', 'enqueued')
+               AND eta IS NULL
+            """,
+            (list(identities),),
+        )
+        waiting = {row[0] for row in self.env.cr.fetchall()}
+        return {pair for key, pair in identities.items() if key not in waiting}
 
     @api.model
     def _esp_follow_up_exists(self, backend_id, channel, eta):
