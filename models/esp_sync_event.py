@@ -162,11 +162,12 @@ class EspSyncEvent(models.Model):
             spec = const.EVENT_TABLE[event_type]
             mode = backend._esp_stream_mode(spec.stream)
             group_ref = f"{group._name},{group.id}"
-            if event_type == "consent":
-                # Consent travels on its own: a failed profile update must
-                # never hold back an opt-out.
-                group_ref += ":consent"
             extra = extra or {}
+            if event_type == "consent" and not extra.get("after_email_change"):
+                # Consent travels on its own: a failed profile update must
+                # never hold back an opt-out. Right after an email change it
+                # waits for the move, or it would create a second person.
+                group_ref += ":consent"
             rows.append(
                 (
                     backend.id,

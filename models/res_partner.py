@@ -154,7 +154,12 @@ class ResPartner(models.Model):
             )
         with_email = self.filtered("email")
         if changed & const.CONSENT_FIELDS or "email" in changed:
-            with_email._esp_capture("consent")
+            with_email._esp_capture(
+                "consent",
+                extra={p.id: {"after_email_change": True} for p in moved}
+                if old_emails
+                else None,
+            )
         if changed & const.CONSENT_FIELDS:
             with_email._esp_capture_esp_owned_profile()
         if changed & self._esp_profile_fields():

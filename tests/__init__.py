@@ -21,3 +21,4 @@ from . import test_typed_email
 from . import test_webhook_hardening
 from . import test_rights
 from . import test_secrets
+from . import test_email_change_sandbox
