@@ -26,6 +26,8 @@ BASE_MODULES = "sale_stock,account,mail,queue_job"
 TEMPLATES = {"with": "espbench_tpl_with", "base": "espbench_tpl_base"}
 WORK = Path(tempfile.gettempdir()) / "espbench"
 CHANNELS = "root:3,root.esp_sync.urgent:2,root.esp_sync.bulk:1"
+# Further addons directories (the naive connector generates one at run time).
+EXTRA_ADDONS = []
 
 
 def say(message):
@@ -55,7 +57,7 @@ def odoo_source():
 
 def addons_path(with_esp=True):
     """An addons path where esp_sync is this checkout (a symlink in /tmp)."""
-    paths = [str(odoo_source() / "addons")]
+    paths = [*EXTRA_ADDONS, str(odoo_source() / "addons")]
     if with_esp:
         link_dir = WORK / "addons"
         link_dir.mkdir(parents=True, exist_ok=True)
