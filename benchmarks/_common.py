@@ -237,7 +237,7 @@ class Sandbox:
         if not validate:
             cmd.append("--no-validate")
         esp_runtime.specs_env()
-        self.log = open(WORK / f"sandbox-{self.port}.log", "w")  # noqa: SIM115
+        self.log = open(WORK / f"sandbox-{self.port}.log", "w")
         self.process = subprocess.Popen(
             cmd, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT
         )

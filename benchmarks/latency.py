@@ -24,7 +24,7 @@ import xmlrpc.client
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _common as c  # noqa: E402
+import _common as c
 
 DB = "espbench_latency"
 P95_TARGET = 2.0
@@ -44,7 +44,7 @@ def percentile(values, share):
 
 def start_odoo(port):
     env = dict(os.environ, ODOO_QUEUE_JOB_CHANNELS=c.CHANNELS)
-    log = open(c.WORK / f"odoo-{port}.log", "w")  # noqa: SIM115
+    log = open(c.WORK / f"odoo-{port}.log", "w")
     cmd = c.odoo_cmd(
         DB,
         True,
@@ -61,7 +61,9 @@ def start_odoo(port):
     deadline = time.time() + 90
     while time.time() < deadline:
         try:
-            xmlrpc.client.ServerProxy(f"http://127.0.0.1:{port}/xmlrpc/2/common").version()
+            xmlrpc.client.ServerProxy(
+                f"http://127.0.0.1:{port}/xmlrpc/2/common"
+            ).version()
             return process, log
         except OSError:
             time.sleep(0.5)
@@ -79,7 +81,10 @@ def find_order(sandbox, name, since_id, providers, order_id=None):
         if entry.get("status") and entry["status"] >= 300:
             continue
         body = str(entry.get("body") or "")
-        if any(m in body for m in marks) and ORDER_PATHS[entry["provider"]] in entry["path"]:
+        if (
+            any(m in body for m in marks)
+            and ORDER_PATHS[entry["provider"]] in entry["path"]
+        ):
             found[entry["provider"]] = entry["time"] + entry["duration_ms"] / 1000
     return {p: t for p, t in found.items() if p in providers}
 
@@ -118,7 +123,11 @@ def main():
         partner = call(
             "res.partner",
             "create",
-            {"name": "Latency buyer", "email": "latency@example.com", "customer_rank": 1},
+            {
+                "name": "Latency buyer",
+                "email": "latency@example.com",
+                "customer_rank": 1,
+            },
         )
         product = call("product.product", "create", {"name": "Latency product"})
         providers = set(ORDER_PATHS)
@@ -127,7 +136,10 @@ def main():
             order = call(
                 "sale.order",
                 "create",
-                {"partner_id": partner, "order_line": [(0, 0, {"product_id": product})]},
+                {
+                    "partner_id": partner,
+                    "order_line": [(0, 0, {"product_id": product})],
+                },
             )
             name = call("sale.order", "read", [order], ["name"])[0]["name"]
             last = sandbox.requests()
@@ -155,7 +167,9 @@ def main():
                             )
             for provider in providers:
                 if provider in found:
-                    latencies.setdefault(provider, []).append(found[provider] - committed)
+                    latencies.setdefault(provider, []).append(
+                        found[provider] - committed
+                    )
                 else:
                     missing += 1
             if (i + 1) % 10 == 0:

@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _common as c  # noqa: E402
+import _common as c
 
 GROWTH_LIMIT = 3.0
 SLACK = 0.020
@@ -154,9 +154,7 @@ def operations(orders):
     def exception_list(env):
         exceptions = env["esp.sync.exception"]
         domain = [("state", "=", "open")]
-        return len(exceptions.search(domain, limit=80)), exceptions.search_count(
-            domain
-        )
+        return len(exceptions.search(domain, limit=80)), exceptions.search_count(domain)
 
     def event_list(env):
         return len(env["esp.sync.event"].search([], limit=80))
@@ -215,9 +213,7 @@ def main():
                     results.setdefault((label, kind), []).append(elapsed)
                     if label.startswith("vacuum"):
                         vacuumed[kind] = result
-        ledger_left = {
-            kind: vacuum_check(envs[kind]) for kind in dbs
-        }
+        ledger_left = {kind: vacuum_check(envs[kind]) for kind in dbs}
         for manager in stack:
             manager.__exit__(None, None, None)
     finally:

@@ -19,8 +19,8 @@ import textwrap
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _common as c  # noqa: E402
-import write_path as wp  # noqa: E402
+import _common as c
+import write_path as wp
 
 NAIVE = "espbench_tpl_naive"
 
@@ -33,7 +33,7 @@ MANIFEST = """{
 }
 """
 
-MODELS = '''
+MODELS = """
 import requests
 
 from odoo import models
@@ -73,7 +73,7 @@ class SaleOrder(models.Model):
             for o in self
         ])
         return result
-'''
+"""
 
 
 def generate_addon():
@@ -145,7 +145,8 @@ def main():
                     calls = len(sandbox.requests())
                     print(
                         f"  {label} [{kind}] {figures['time']:.2f}s, "
-                        f"{calls} ESP calls in the user's transactions (probe included)",
+                        f"{calls} ESP calls in the user's transactions "
+                        "(probe included)",
                         flush=True,
                     )
     finally:

@@ -23,7 +23,7 @@ from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _common as c  # noqa: E402
+import _common as c
 
 DB = "espbench_redundant"
 
@@ -131,7 +131,9 @@ def main():
     ]
     print()
     c.print_table(["scenario (ESP calls)", *providers], rows)
-    print(f"\nbulk write of an unmapped field: {bulk_rows} ledger rows, {bulk_jobs} jobs")
+    print(
+        f"\nbulk write of an unmapped field: {bulk_rows} ledger rows, {bulk_jobs} jobs"
+    )
     baseline = results["1 write (baseline)"]
     misses = []
     queued = results[f"{args.writes} writes while queued"]

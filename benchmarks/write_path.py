@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _common as c  # noqa: E402
+import _common as c
 
 TIME_TARGET = 1.05
 SETUP_PARTNERS = 300
@@ -161,7 +161,8 @@ def main():
         ("bulk", f"write() on {bulk_small} partners", make_bulk(bulk_small)),
     ]
     if args.profile:
-        return profile(dict((w[0], w[2]) for w in workloads[:3])[args.profile], args)
+        chosen = {key: workload for key, _label, workload in workloads[:3]}
+        return profile(chosen[args.profile], args)
     results = {}
     for key, label, workload in workloads:
         if args.only and key not in args.only:
@@ -205,8 +206,9 @@ def report(results, labels, args):
         ratio = w_med / b_med
         bq = c.summary([r["queries"] for r in base])[0]
         wq = c.summary([r["queries"] for r in with_])[0]
-        extras[label] = c.summary([r["queries_total"] for r in with_])[0] - (
-            c.summary([r["queries_total"] for r in base])[0]
+        extras[label] = (
+            c.summary([r["queries_total"] for r in with_])[0]
+            - (c.summary([r["queries_total"] for r in base])[0])
         )
         rows.append(
             [
