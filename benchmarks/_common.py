@@ -49,6 +49,14 @@ def reexec_in_odoo():
     os.execv(runtime[0], [runtime[0], *sys.argv])
 
 
+def start(title):
+    """Under the Odoo runtime, with the templates built and Odoo configured."""
+    reexec_in_odoo()
+    ensure_templates()
+    init_config(with_esp=True)
+    say(f"{title}; {machine()}")
+
+
 def odoo_source():
     import odoo
 
@@ -222,6 +230,16 @@ def print_table(headers, rows):
     print("-+-".join("-" * w for w in widths))
     for row in rows:
         print(" | ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)))
+
+
+def verdict(misses, success):
+    """Print each missed target (or ``success``); the script's exit status."""
+    print()
+    for miss in misses:
+        print(f"MISS {miss}")
+    if not misses:
+        print(success)
+    return 1 if misses else 0
 
 
 # ------------------------------------------------------------------- sandbox

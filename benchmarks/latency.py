@@ -97,10 +97,7 @@ def main():
     args = parser.parse_args()
     if args.full:
         args.orders = 200
-    c.reexec_in_odoo()
-    c.ensure_templates()
-    c.init_config(with_esp=True)
-    c.say(f"latency: {args.orders} orders, idle queue; {c.machine()}")
+    c.start(f"latency: {args.orders} orders, idle queue")
     sandbox = c.Sandbox(rate_limits=False)
     port = c.esp_runtime.free_port()
     c.copy_database("with", DB)
@@ -227,12 +224,7 @@ def report(latencies, round_trips, missing, args):
     c.print_table(["seconds", "p50", "p95", "max", "n"], rows)
     if missing:
         misses.append(f"{missing} Placed Order deliveries not seen in {args.timeout}s")
-    print()
-    for miss in misses:
-        print(f"MISS {miss}")
-    if not misses:
-        print("Urgent latency target met.")
-    return 1 if misses else 0
+    return c.verdict(misses, "Urgent latency target met.")
 
 
 if __name__ == "__main__":

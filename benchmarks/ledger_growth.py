@@ -183,10 +183,7 @@ def main():
     parser.add_argument("--large", type=int, default=1_000_000)
     parser.add_argument("--reps", type=int, default=7)
     args = parser.parse_args()
-    c.reexec_in_odoo()
-    c.ensure_templates()
-    c.init_config(with_esp=True)
-    c.say(f"ledger_growth: {args.small} vs {args.large} rows; {c.machine()}")
+    c.start(f"ledger_growth: {args.small} vs {args.large} rows")
     sizes = {"small": args.small, "large": args.large}
     dbs = {kind: f"espbench_ledger_{kind}" for kind in sizes}
     results, orders, vacuumed = {}, {}, {}
@@ -279,12 +276,7 @@ def report(results, ops, sizes, vacuumed, ledger_left):
         )
         if oa != ob:
             misses.append(f"vacuum deleted {ob - oa} order rows")
-    print()
-    for miss in misses:
-        print(f"MISS {miss}")
-    if not misses:
-        print("All ledger-growth targets met.")
-    return 1 if misses else 0
+    return c.verdict(misses, "All ledger-growth targets met.")
 
 
 if __name__ == "__main__":

@@ -109,15 +109,12 @@ def main():
     parser.add_argument("--writes", type=int, default=200)
     parser.add_argument("--bulk", type=int, default=500)
     args = parser.parse_args()
-    c.reexec_in_odoo()
     generate_addon()
-    c.ensure_templates()
-    ensure_naive_template()
-    c.init_config(with_esp=True)
-    c.say(
+    c.start(
         f"naive_connector: {args.orders} orders, {args.writes} writes, bulk "
-        f"{args.bulk}, {args.reps} reps; {c.machine()}"
+        f"{args.bulk}, {args.reps} reps"
     )
+    ensure_naive_template()
     sandbox = c.Sandbox(rate_limits=False, validate=False)
     original_setup = wp.setup
 
@@ -171,12 +168,9 @@ def main():
         ["workload (s min / median)", "base", "naive (ratio)", "esp_sync (ratio)"],
         rows,
     )
-    print()
-    for miss in misses:
-        print(f"MISS {miss}")
-    if not misses:
-        print("esp_sync is ahead of the naive connector on every workload.")
-    return 1 if misses else 0
+    return c.verdict(
+        misses, "esp_sync is ahead of the naive connector on every workload."
+    )
 
 
 if __name__ == "__main__":

@@ -109,10 +109,7 @@ def main():
     parser.add_argument("--writes", type=int, default=50)
     parser.add_argument("--bulk", type=int, default=500)
     args = parser.parse_args()
-    c.reexec_in_odoo()
-    c.ensure_templates()
-    c.init_config(with_esp=True)
-    c.say(f"redundant: {args.writes} writes, bulk {args.bulk}; {c.machine()}")
+    c.start(f"redundant: {args.writes} writes, bulk {args.bulk}")
     sandbox = c.Sandbox()
     c.copy_database("with", DB)
     try:
@@ -148,12 +145,7 @@ def main():
             misses.append(f"{label}: {sum(counted.values())} ESP calls (target 0)")
     if bulk_rows or bulk_jobs:
         misses.append(f"bulk unmapped write: {bulk_rows} rows, {bulk_jobs} jobs")
-    print()
-    for miss in misses:
-        print(f"MISS {miss}")
-    if not misses:
-        print("All redundant-work targets met.")
-    return 1 if misses else 0
+    return c.verdict(misses, "All redundant-work targets met.")
 
 
 if __name__ == "__main__":

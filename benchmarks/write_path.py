@@ -148,11 +148,8 @@ def main():
     args.orders = args.orders or sizes[0]
     args.writes = args.writes or sizes[1]
     args.bulk = args.bulk or sizes[2]
-    c.reexec_in_odoo()
-    c.ensure_templates()
-    c.init_config(with_esp=True)
     say_sizes = f"{args.orders} orders, {args.writes} writes, bulk {args.bulk}"
-    c.say(f"write_path: {say_sizes}, {args.reps} reps; {c.machine()}")
+    c.start(f"write_path: {say_sizes}, {args.reps} reps")
     bulk_small = max(args.bulk // 10, 1)
     workloads = [
         ("orders", f"create+confirm {args.orders} orders", workload_orders),
@@ -247,12 +244,7 @@ def report(results, labels, args):
             misses.append(
                 f"bulk write: extra statements grow with the records (+{grown:.0f})"
             )
-    print()
-    for miss in misses:
-        print(f"MISS {miss}")
-    if not misses:
-        print("All write-path targets met.")
-    return 1 if misses else 0
+    return c.verdict(misses, "All write-path targets met.")
 
 
 if __name__ == "__main__":
