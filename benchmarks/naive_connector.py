@@ -1,12 +1,14 @@
 """Naive baseline: an ESP call made synchronously inside write() and confirm.
 
 Usage: python3 benchmarks/naive_connector.py [--reps 3] [--orders 50]
-       [--writes 200] [--bulk 500]
+       [--writes 200] [--bulk 500] [--esp-delay-ms 0]
 
 The design most Odoo connectors use, as a throwaway addon generated into a
 temporary directory at run time (never committed): ``res.partner.write``
 and ``sale.order.action_confirm`` POST each record to the three ESPs of the
-sandbox (started here, validation and rate limits off) before returning.
+sandbox (started here, validation and rate limits off) before returning;
+``--esp-delay-ms 100`` makes the sandbox answer as late as a real ESP does
+(loopback answers in about a millisecond, which flatters the naive design).
 The write-path workloads of ``write_path.py`` then run on a database with
 it ("naive"), one with esp_sync ("with") and one with neither ("base"),
 repetitions interleaved. Prints the time ratio of each against the base;
@@ -108,14 +110,26 @@ def main():
     parser.add_argument("--orders", type=int, default=50)
     parser.add_argument("--writes", type=int, default=200)
     parser.add_argument("--bulk", type=int, default=500)
+    parser.add_argument(
+        "--esp-delay-ms",
+        type=int,
+        default=0,
+        help="answer every ESP request this late (a real ESP's round trip)",
+    )
     args = parser.parse_args()
     generate_addon()
     c.start(
         f"naive_connector: {args.orders} orders, {args.writes} writes, bulk "
-        f"{args.bulk}, {args.reps} reps"
+        f"{args.bulk}, {args.reps} reps, ESP delay {args.esp_delay_ms} ms"
     )
     ensure_naive_template()
     sandbox = c.Sandbox(rate_limits=False, validate=False)
+    if args.esp_delay_ms:
+        rules = [
+            {"provider": provider, "endpoint": "*", "delay_ms": args.esp_delay_ms}
+            for provider in ("klaviyo", "mailchimp", "dotdigital")
+        ]
+        sandbox.api("POST", "config", {"faults": rules})
     original_setup = wp.setup
 
     def setup(env, setup_args):
