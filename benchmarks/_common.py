@@ -242,6 +242,63 @@ def verdict(misses, success):
     return 1 if misses else 0
 
 
+# -------------------------------------------------------------------- server
+def start_server(db, port):
+    """Odoo as ``tools/run`` starts it: queue_job server-wide, its runner on."""
+    import xmlrpc.client
+
+    env = dict(os.environ, ODOO_QUEUE_JOB_CHANNELS=CHANNELS)
+    log = open(WORK / f"odoo-{port}.log", "w")
+    cmd = odoo_cmd(
+        db,
+        True,
+        "--load",
+        "base,web,queue_job",
+        "--workers",
+        "0",
+        "--http-port",
+        str(port),
+        "--log-level",
+        "warn",
+    )
+    process = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
+    common = xmlrpc.client.ServerProxy(f"http://127.0.0.1:{port}/xmlrpc/2/common")
+    deadline = time.time() + 90
+    while time.time() < deadline:
+        try:
+            common.version()
+            return process, log
+        except OSError:
+            time.sleep(0.5)
+    stop_process(process, log)
+    raise RuntimeError("Odoo did not start")
+
+
+def stop_process(process, log):
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+    log.close()
+
+
+def rpc(port, db, login="admin", password="admin"):
+    """``call(model, method, *args)`` over XML-RPC as ``login``."""
+    import xmlrpc.client
+
+    url = f"http://127.0.0.1:{port}/xmlrpc/2"
+    uid = xmlrpc.client.ServerProxy(f"{url}/common").authenticate(
+        db, login, password, {}
+    )
+    models = xmlrpc.client.ServerProxy(f"{url}/object", allow_none=True)
+
+    def call(model, method, *params):
+        return models.execute_kw(db, uid, password, model, method, list(params))
+
+    return call
+
+
 # ------------------------------------------------------------------- sandbox
 class Sandbox:
     """The ESP emulator in a subprocess, with its inspection API."""

@@ -15,12 +15,9 @@ when p95 exceeds 2 s.
 """
 
 import argparse
-import os
 import statistics
-import subprocess
 import sys
 import time
-import xmlrpc.client
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -40,35 +37,6 @@ def percentile(values, share):
     ordered = sorted(values)
     index = min(int(round(share * (len(ordered) - 1))), len(ordered) - 1)
     return ordered[index]
-
-
-def start_odoo(port):
-    env = dict(os.environ, ODOO_QUEUE_JOB_CHANNELS=c.CHANNELS)
-    log = open(c.WORK / f"odoo-{port}.log", "w")
-    cmd = c.odoo_cmd(
-        DB,
-        True,
-        "--load",
-        "base,web,queue_job",
-        "--workers",
-        "0",
-        "--http-port",
-        str(port),
-        "--log-level",
-        "warn",
-    )
-    process = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.time() + 90
-    while time.time() < deadline:
-        try:
-            xmlrpc.client.ServerProxy(
-                f"http://127.0.0.1:{port}/xmlrpc/2/common"
-            ).version()
-            return process, log
-        except OSError:
-            time.sleep(0.5)
-    process.terminate()
-    raise RuntimeError("Odoo did not start")
 
 
 def find_order(sandbox, name, since_id, providers, order_id=None):
@@ -105,17 +73,10 @@ def main():
         c.point_backends(env, sandbox)
         env.cr.commit()
     c.release(DB)
-    server, log = start_odoo(port)
+    server, log = c.start_server(DB, port)
     latencies, round_trips, missing = {}, [], 0
     try:
-        url = f"http://127.0.0.1:{port}/xmlrpc/2"
-        uid = xmlrpc.client.ServerProxy(f"{url}/common").authenticate(
-            DB, "admin", "admin", {}
-        )
-        models = xmlrpc.client.ServerProxy(f"{url}/object", allow_none=True)
-
-        def call(model, method, *params):
-            return models.execute_kw(DB, uid, "admin", model, method, list(params))
+        call = c.rpc(port, DB)
 
         partner = call(
             "res.partner",
@@ -172,12 +133,7 @@ def main():
             if (i + 1) % 10 == 0:
                 print(f"  {i + 1} orders", flush=True)
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        log.close()
+        c.stop_process(server, log)
         sandbox.stop()
         c.release(DB)
         c.drop_database(DB)
