@@ -119,6 +119,11 @@ def ensure_templates():
         subprocess.run([*cmd, "--log-level=warn"], check=True)
 
 
+def dbname(base):
+    """A database name of this process: runs side by side never share one."""
+    return f"{base}_{os.getpid()}"
+
+
 def copy_database(kind, name):
     """A throwaway copy of a template (``kind``: with / base)."""
     drop_database(name)

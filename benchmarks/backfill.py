@@ -22,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as c
 
-DB = "espbench_backfill"
+DB = c.dbname("espbench_backfill")
 TIME_TARGET = 120
 RSS_TARGET_MB = 300
 ISSUE_PARTNERS, ISSUE_ORDERS = 100_000, 300_000

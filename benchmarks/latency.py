@@ -23,7 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as c
 
-DB = "espbench_latency"
+DB = c.dbname("espbench_latency")
 P95_TARGET = 2.0
 # Paths of the requests that carry a Placed Order, per ESP.
 ORDER_PATHS = {

@@ -185,7 +185,7 @@ def main():
     args = parser.parse_args()
     c.start(f"ledger_growth: {args.small} vs {args.large} rows")
     sizes = {"small": args.small, "large": args.large}
-    dbs = {kind: f"espbench_ledger_{kind}" for kind in sizes}
+    dbs = {kind: c.dbname(f"espbench_ledger_{kind}") for kind in sizes}
     results, orders, vacuumed = {}, {}, {}
     try:
         for kind, db in dbs.items():

@@ -151,7 +151,9 @@ def main():
                 order = kinds[rep % 3 :] + kinds[: rep % 3]
                 for kind in order:
                     sandbox.clear()
-                    figures = wp.measure(kind, f"espbench_nv_{kind}", workload, args)
+                    figures = wp.measure(
+                        kind, c.dbname(f"espbench_nv_{kind}"), workload, args
+                    )
                     results.setdefault((label, kind), []).append(figures["time"])
                     calls = len(sandbox.requests())
                     print(

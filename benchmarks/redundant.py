@@ -25,7 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as c
 
-DB = "espbench_redundant"
+DB = c.dbname("espbench_redundant")
 
 
 def deliver(env):

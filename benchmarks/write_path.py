@@ -167,7 +167,7 @@ def main():
         for rep in range(args.reps):
             order = ("base", "with") if rep % 2 == 0 else ("with", "base")
             for kind in order:
-                figures = measure(kind, f"espbench_wp_{kind}", workload, args)
+                figures = measure(kind, c.dbname(f"espbench_wp_{kind}"), workload, args)
                 results.setdefault((label, kind), []).append(figures)
                 print(
                     f"  {label} [{kind}] rep {rep + 1}: {figures['time']:.2f}s "
@@ -183,7 +183,7 @@ def profile(workload, args):
     import pstats
 
     profiler = cProfile.Profile()
-    figures = measure("with", "espbench_wp_prof", workload, args, profiler)
+    figures = measure("with", c.dbname("espbench_wp_prof"), workload, args, profiler)
     path = c.WORK / f"write_path_{args.profile}.prof"
     profiler.dump_stats(path)
     print(f"{figures['time']:.2f}s, {figures['queries']:.1f} q/rec; profile {path}")
