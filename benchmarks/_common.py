@@ -49,6 +49,17 @@ def reexec_in_odoo():
     os.execv(runtime[0], [runtime[0], *sys.argv])
 
 
+def parse_options(doc, **defaults):
+    """Parse ``--name value`` options whose types follow their defaults."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    for name, default in defaults.items():
+        option = "--" + name.replace("_", "-")
+        parser.add_argument(option, type=type(default), default=default)
+    return parser.parse_args()
+
+
 def start(title):
     """Under the Odoo runtime, with the templates built and Odoo configured."""
     reexec_in_odoo()

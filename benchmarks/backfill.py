@@ -13,7 +13,6 @@ and a linear extrapolation to the issue's 100,000 partners and 300,000
 orders. Exits 1 when the extrapolation exceeds 120 s or the peak RSS 300 MB.
 """
 
-import argparse
 import sys
 import time
 from collections import Counter
@@ -73,11 +72,7 @@ def peak_rss_mb(pid):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--partners", type=int, default=5000)
-    parser.add_argument("--orders", type=int, default=500)
-    parser.add_argument("--timeout", type=float, default=900)
-    args = parser.parse_args()
+    args = c.parse_options(__doc__, partners=5000, orders=500, timeout=900.0)
     c.start(f"backfill: {args.partners} partners, {args.orders} orders")
     sandbox = c.Sandbox(rate_limits=False)
     port = c.esp_runtime.free_port()

@@ -23,7 +23,6 @@ vacuum takes more than 3x (and 20 ms more than) its time on the small
 ledger, or the vacuum leaves order events behind it unaccounted.
 """
 
-import argparse
 import sys
 import time
 from pathlib import Path
@@ -178,11 +177,7 @@ def operations(orders):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--small", type=int, default=10_000)
-    parser.add_argument("--large", type=int, default=1_000_000)
-    parser.add_argument("--reps", type=int, default=7)
-    args = parser.parse_args()
+    args = c.parse_options(__doc__, small=10_000, large=1_000_000, reps=7)
     c.start(f"ledger_growth: {args.small} vs {args.large} rows")
     sizes = {"small": args.small, "large": args.large}
     dbs = {kind: c.dbname(f"espbench_ledger_{kind}") for kind in sizes}

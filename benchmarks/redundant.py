@@ -17,7 +17,6 @@ change costs per ESP; targets:
 Exits 1 when a target is missed.
 """
 
-import argparse
 import sys
 from collections import Counter
 from pathlib import Path
@@ -105,10 +104,7 @@ def run(env, sandbox, args):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--writes", type=int, default=50)
-    parser.add_argument("--bulk", type=int, default=500)
-    args = parser.parse_args()
+    args = c.parse_options(__doc__, writes=50, bulk=500)
     c.start(f"redundant: {args.writes} writes, bulk {args.bulk}")
     sandbox = c.Sandbox()
     c.copy_database("with", DB)
