@@ -4,7 +4,8 @@ The scripts run with any ``python3``: :func:`reexec_in_odoo` restarts them
 under the Odoo 18 runtime that ``tools/esp_runtime`` finds. Databases are
 copied from two cached templates (with esp_sync and demo data, and without
 esp_sync but with the same modules underneath), so each run starts clean.
-Nothing here installs Odoo.
+The templates are a cache: drop them after changing esp_sync's models, data or
+indexes. Nothing here installs Odoo.
 """
 
 import contextlib
