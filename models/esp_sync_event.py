@@ -111,6 +111,9 @@ class EspSyncEvent(models.Model):
             CREATE INDEX IF NOT EXISTS esp_sync_event_due_idx
                 ON esp_sync_event (backend_id, due_at, priority)
              WHERE state = 'pending';
+            CREATE INDEX IF NOT EXISTS esp_sync_event_open_state_idx
+                ON esp_sync_event (backend_id, state) INCLUDE (occurred_at)
+             WHERE state IN ('pending', 'failed');
             CREATE INDEX IF NOT EXISTS esp_sync_event_group_open_idx
                 ON esp_sync_event (backend_id, group_ref, id)
              WHERE state IN ('pending', 'failed');
