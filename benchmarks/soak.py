@@ -164,6 +164,8 @@ def main():
         drained = drain(rpc, args.drain_timeout, say)
         recovery = {}
         if args.crash:
+            # The backfill crash measures recovery, not pacing: faults off.
+            http_json(f"{sandbox_url}/_sandbox/config", {"faults": []})
             server, recovery = crash_during_backfill(
                 runtime, rpc, server, db, http_port, log, args.drain_timeout, say
             )
