@@ -282,18 +282,7 @@ class EspSyncDelivery(models.AbstractModel):
             return GroupOutcome(pause=paused)
         if not self._esp_lock_group(backend, group_ref):
             return GroupOutcome(busy=True)
-        rows = (
-            self.env["esp.sync.event"]
-            .sudo()
-            .search(
-                [
-                    ("backend_id", "=", backend.id),
-                    ("group_ref", "=", group_ref),
-                    ("state", "in", ("pending", "failed")),
-                ],
-                order="id",
-            )
-        )
+        rows = self.env["esp.sync.event"]._esp_group_rows(backend, group_ref)
         outcome = GroupOutcome()
         if not rows or rows[0].state == "failed":
             self._esp_hold(rows.filtered(lambda r: r.state == "pending"), rows[:1])

@@ -209,19 +209,10 @@ class EspSyncDeliveryUnit(models.AbstractModel):
     @api.model
     def _esp_record_unexpected(self, backend, group_ref, error, trace):
         """A bug or an unknown error: an exception for IT, rows retry later."""
-        rows = (
-            self.env["esp.sync.event"]
-            .sudo()
-            .search(
-                [
-                    ("backend_id", "=", backend.id),
-                    ("group_ref", "=", group_ref),
-                    ("state", "=", "pending"),
-                ],
-                order="id",
-                limit=1,
-            )
+        pending = self.env["esp.sync.event"]._esp_group_rows(
+            backend, group_ref, ("pending",)
         )
+        rows = pending[:1]
         if not rows:
             return
         unexpected = EspError(
@@ -240,16 +231,4 @@ class EspSyncDeliveryUnit(models.AbstractModel):
         )
         self._esp_retry_later(rows, unexpected)
         if rows.state == "pending":
-            self._esp_hold(
-                self.env["esp.sync.event"]
-                .sudo()
-                .search(
-                    [
-                        ("backend_id", "=", backend.id),
-                        ("group_ref", "=", group_ref),
-                        ("state", "=", "pending"),
-                        ("id", ">", rows.id),
-                    ]
-                ),
-                rows,
-            )
+            self._esp_hold(pending[1:], rows)

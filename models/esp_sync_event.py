@@ -286,6 +286,18 @@ class EspSyncEvent(models.Model):
         )
         return f"{base}:{count + 1}" if count else base
 
+    @api.model
+    def _esp_group_rows(self, backend, group_ref, states=("pending", "failed")):
+        """The rows of one ordering group in ``states``, oldest first."""
+        return self.sudo().search(
+            [
+                ("backend_id", "=", backend.id),
+                ("group_ref", "=", group_ref),
+                ("state", "in", states),
+            ],
+            order="id",
+        )
+
     # ------------------------------------------------------------- actions
     def _esp_check_manager(self):
         """Managers may act on the ledger they can see, as superuser."""

@@ -163,19 +163,7 @@ class EspSyncValues(models.AbstractModel):
             # Nobody can be known at the ESP by an unusable old address: the
             # profile refresh that follows creates the person.
             raise EspSkip(_("No usable old address to move from."))
-        binding = (
-            self.env["esp.sync.binding"]
-            .sudo()
-            .search(
-                [
-                    ("backend_id", "=", backend.id),
-                    ("res_model", "=", "res.partner"),
-                    ("res_id", "=", partner.id),
-                    ("stream", "=", "profile"),
-                ],
-                limit=1,
-            )
-        )
+        binding = self._esp_partner_binding(backend, partner, "profile")
         return ev.EmailChange(
             old_email=old, profile=profile, esp_id=binding.external_id or ""
         )
@@ -257,6 +245,11 @@ class EspSyncValues(models.AbstractModel):
     @api.model
     def _esp_last_consent_sent(self, backend, partner):
         """What esp_sync last told ``backend`` about ``partner``'s consent."""
+        return self._esp_partner_binding(backend, partner, "consent").last_consent_sent
+
+    @api.model
+    def _esp_partner_binding(self, backend, partner, stream):
+        """``partner``'s binding of ``stream`` on ``backend`` (may be empty)."""
         return (
             self.env["esp.sync.binding"]
             .sudo()
@@ -265,11 +258,10 @@ class EspSyncValues(models.AbstractModel):
                     ("backend_id", "=", backend.id),
                     ("res_model", "=", "res.partner"),
                     ("res_id", "=", partner.id),
-                    ("stream", "=", "consent"),
+                    ("stream", "=", stream),
                 ],
                 limit=1,
             )
-            .last_consent_sent
         )
 
     @api.model
