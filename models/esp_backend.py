@@ -311,21 +311,18 @@ class EspBackend(models.Model):
             },
         }
 
-    def action_open_exceptions(self):
+    def _esp_open_action(self, xmlid):
+        """The window action ``xmlid`` limited to this backend's rows."""
         self.ensure_one()
-        action = self.env["ir.actions.act_window"]._for_xml_id(
-            "esp_sync.action_esp_sync_exception"
-        )
+        action = self.env["ir.actions.act_window"]._for_xml_id(xmlid)
         action["domain"] = [("backend_id", "=", self.id)]
         return action
 
+    def action_open_exceptions(self):
+        return self._esp_open_action("esp_sync.action_esp_sync_exception")
+
     def action_open_events(self):
-        self.ensure_one()
-        action = self.env["ir.actions.act_window"]._for_xml_id(
-            "esp_sync.action_esp_sync_event"
-        )
-        action["domain"] = [("backend_id", "=", self.id)]
-        return action
+        return self._esp_open_action("esp_sync.action_esp_sync_event")
 
     def action_deliver_pending(self):
         """Enqueue delivery of every pending change, whatever its mode."""
@@ -611,41 +608,9 @@ class EspBackend(models.Model):
 
     @api.model
     def _cron_check_latency(self):
-        """Alert operations when changes wait longer than the backend allows."""
-        exceptions = self.env["esp.sync.exception"]
-        now = fields.Datetime.now()
-        for backend in self.search([("latency_alert_minutes", ">", 0)]):
-            limit = now - timedelta(minutes=backend.latency_alert_minutes)
-            late = (
-                self.env["esp.sync.event"]
-                .sudo()
-                .search_count(
-                    [
-                        ("backend_id", "=", backend.id),
-                        ("state", "=", "pending"),
-                        ("occurred_at", "<", limit),
-                    ]
-                )
-            )
-            if late:
-                exceptions._esp_record(
-                    backend,
-                    backend,
-                    EspError(
-                        _(
-                            "%(count)s change(s) have waited more than %(minutes)s "
-                            "minutes to reach %(name)s: segments in the ESP are "
-                            "going stale. Check the job queue and the exceptions.",
-                            count=late,
-                            minutes=backend.latency_alert_minutes,
-                            name=backend.name,
-                        ),
-                        category="transient",
-                        code="latency",
-                    ),
-                )
-            else:
-                exceptions._esp_resolve(backend, backend)
+        """Health check (kept under its old name for existing cron records):
+        incidents that reach people, see ``esp.sync.incident``."""
+        return self._cron_check_health()
 
     @api.model
     def _cron_poll_consent(self):

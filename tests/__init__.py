@@ -17,3 +17,4 @@ from . import test_dotdigital_sandbox
 from . import test_engine
 from . import test_engine_defects
 from . import test_engine_concurrency
+from . import test_operations
