@@ -95,8 +95,16 @@ class EspBackend(models.Model):
     def _esp_responsible(self, team):
         """The user who gets the to-do for ``team``'s incidents."""
         self.ensure_one()
-        user = self[f"{team}_user_id"]
-        return user or self.create_uid or self.env.ref("base.user_admin")
+        # The to-do's user must be able to open the incident.
+        for user in (self[f"{team}_user_id"], self.create_uid):
+            if (
+                user
+                and not user._is_superuser()
+                and user.has_group("esp_sync.group_esp_sync_user")
+                and self.company_id in user.company_ids
+            ):
+                return user
+        return self.env.ref("base.user_admin")
 
     def action_open_health(self):
         return self._esp_open_action("esp_sync.action_esp_sync_health")

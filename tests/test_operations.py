@@ -195,6 +195,16 @@ class TestOperations(EspSyncCase):
         self._check()
         self.assertEqual(incident.state, "closed")
 
+    def test_responsible_without_rights_falls_back_to_admin(self):
+        outsider = self.env["res.users"].create(
+            {"name": "No Rights", "login": "esp_norights", "groups_id": []}
+        )
+        self.backend.operations_user_id = outsider
+        self._rows([("pending", "profile", 0, None)])
+        self._check()
+        incident = self._incidents("latency")
+        self.assertEqual(incident.user_id, self.env.ref("base.user_admin"))
+
     def test_error_rate_spike(self):
         self.backend.latency_alert_minutes = 0
         self.hour = fields.Datetime.now() - timedelta(minutes=30)
