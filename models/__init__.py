@@ -9,6 +9,9 @@ from . import esp_field_mapping
 from . import esp_sync_event
 from . import esp_sync_binding
 from . import esp_sync_exception
+from . import esp_sync_incident
+from . import esp_sync_health
+from . import esp_backend_health
 from . import esp_sync_values
 from . import esp_sync_values_orders
 from . import esp_sync_values_catalog
@@ -32,3 +35,4 @@ from . import product_template
 from . import product_product
 from . import account_move
 from . import res_config_settings
+from . import esp_sync_exception_owner

@@ -325,21 +325,18 @@ class EspBackend(models.Model):
             },
         }
 
-    def action_open_exceptions(self):
+    def _esp_open_action(self, xmlid):
+        """The window action ``xmlid`` limited to this backend's rows."""
         self.ensure_one()
-        action = self.env["ir.actions.act_window"]._for_xml_id(
-            "esp_sync.action_esp_sync_exception"
-        )
+        action = self.env["ir.actions.act_window"]._for_xml_id(xmlid)
         action["domain"] = [("backend_id", "=", self.id)]
         return action
 
+    def action_open_exceptions(self):
+        return self._esp_open_action("esp_sync.action_esp_sync_exception")
+
     def action_open_events(self):
-        self.ensure_one()
-        action = self.env["ir.actions.act_window"]._for_xml_id(
-            "esp_sync.action_esp_sync_event"
-        )
-        action["domain"] = [("backend_id", "=", self.id)]
-        return action
+        return self._esp_open_action("esp_sync.action_esp_sync_event")
 
     def action_deliver_pending(self):
         """Enqueue delivery of every pending change, whatever its mode."""

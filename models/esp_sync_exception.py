@@ -7,6 +7,22 @@ from .. import const
 from ..providers import EspError
 from ..providers.base import redact
 
+# What the owning team does about each category: shown on the form.
+WHAT_TO_DO = {
+    "data": "Fix the record in Odoo (the field named in the message, often the "
+    "email or the phone), save it, then press Retry.",
+    "configuration": "IT: check the backend settings (list, audience, store, "
+    "field mapping) against the ESP account, then press Retry.",
+    "authentication": "IT: the ESP rejected the API key. Enter a valid key on "
+    "the backend, press Test connection, then Retry.",
+    "rate_limit": "Nothing to do: deliveries resume when the ESP's pause ends. "
+    "If it lasts, spread bulk sends (backfills, resyncs).",
+    "transient": "The ESP was down or slow. Retry once its status page is "
+    "green; the engine retries by itself in the meantime.",
+    "unexpected": "IT: a bug or an unknown answer. Send the traceback to the "
+    "esp_sync maintainers; Retry after the fix.",
+}
+
 
 class EspSyncException(models.Model):
     """A delivery that needs a person: what failed, why, and who fixes it."""
@@ -58,6 +74,38 @@ class EspSyncException(models.Model):
         index=True,
     )
     event_ids = fields.One2many("esp.sync.event", "exception_id", "Events")
+    user_id = fields.Many2one(
+        "res.users",
+        "Assigned to",
+        tracking=True,
+        index=True,
+        help="Who is clearing this exception.",
+    )
+    ignore_reason = fields.Text(readonly=True, tracking=True)
+    what_to_do = fields.Text("What to do", compute="_compute_what_to_do")
+    external_id = fields.Char(
+        "ESP id",
+        compute="_compute_external_id",
+        help="The record's identifier at the ESP, when it has one.",
+    )
+
+    @api.depends("category")
+    def _compute_what_to_do(self):
+        for exception in self:
+            exception.what_to_do = WHAT_TO_DO.get(exception.category, "")
+
+    def _compute_external_id(self):
+        bindings = self.env["esp.sync.binding"].sudo()
+        for exception in self:
+            exception.external_id = bindings.search(
+                [
+                    ("backend_id", "=", exception.backend_id.id),
+                    ("res_model", "=", exception.res_model),
+                    ("res_id", "=", exception.res_id),
+                    ("external_id", "!=", False),
+                ],
+                limit=1,
+            ).external_id
 
     @api.depends("category")
     def _compute_team(self):
@@ -144,30 +192,48 @@ class EspSyncException(models.Model):
             ]
         ).write({"state": "resolved"})
 
-    def _esp_check_rights(self):
-        """Retry and Ignore are for ESP Sync managers, within their companies."""
+    def _esp_check_manager(self):
+        """Clearing the queue is for ESP Sync managers: checked on the server."""
         if not self.env.su and not self.env.user.has_group(
             "esp_sync.group_esp_sync_manager"
         ):
-            raise AccessError(_("Only ESP Sync managers can handle exceptions."))
+            raise AccessError(_("Only ESP Sync managers can clear exceptions."))
         self.check_access("write")
 
     def action_retry(self):
         """Put the failed events back in the queue (once the cause is fixed)."""
-        self._esp_check_rights()  # managers; the ledger itself is read-only
+        self._esp_check_manager()  # the ledger itself is read-only
         events = self.sudo().event_ids.filtered(lambda e: e.state == "failed")
         events.action_retry()
         return True
 
-    def action_ignore(self):
-        self._esp_check_rights()
-        self.write({"state": "ignored"})
+    def action_ignore(self, reason=None):
+        """Stop retrying: the failed rows are skipped, the reason kept."""
+        self._esp_check_manager()
+        self.write({"state": "ignored", "ignore_reason": reason or False})
         failed = self.sudo().event_ids.filtered(lambda e: e.state == "failed")
         failed.write(
             {"state": "skipped", "note": _("Ignored by %s", self.env.user.name)}
         )
         # What waited behind the ignored rows goes on.
         self.env["esp.sync.delivery"]._esp_release_groups(failed)
+        return True
+
+    def action_ignore_wizard(self):
+        """Ask for the reason before ignoring (one or many exceptions)."""
+        self._esp_check_manager()
+        return {
+            "type": "ir.actions.act_window",
+            "name": _("Ignore exceptions"),
+            "res_model": "esp.sync.exception.ignore",
+            "view_mode": "form",
+            "target": "new",
+            "context": {"default_exception_ids": [fields.Command.set(self.ids)]},
+        }
+
+    def action_assign_to_me(self):
+        self._esp_check_manager()
+        self.write({"user_id": self.env.uid})
         return True
 
     def action_open_record(self):

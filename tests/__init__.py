@@ -22,3 +22,4 @@ from . import test_webhook_hardening
 from . import test_rights
 from . import test_secrets
 from . import test_email_change_sandbox
+from . import test_operations

@@ -279,21 +279,20 @@ class TestErrors(EspSyncCase):
     def test_latency_alert_for_operations(self):
         event = self._profile_event()
         self.backend.latency_alert_minutes = 10
+        incidents = self.env["esp.sync.incident"]
         self.env["esp.backend"]._cron_check_latency()
-        self.assertFalse(
-            self.env["esp.sync.exception"].search([("code", "=", "latency")])
-        )
+        self.assertFalse(incidents.search([("kind", "=", "latency")]))
         event.occurred_at = fields.Datetime.subtract(fields.Datetime.now(), minutes=30)
         self.env["esp.backend"]._cron_check_latency()
-        alert = self.env["esp.sync.exception"].search([("code", "=", "latency")])
+        alert = incidents.search([("kind", "=", "latency")])
         self.assertEqual(alert.team, "operations")
-        self.assertEqual(alert.res_model, "esp.backend")
+        self.assertEqual(alert.backend_id, self.backend)
         self.assertIn("1 change(s)", alert.message)
         with self._mock() as rsps:
             self._klaviyo_ok(rsps)
             self._run_jobs()
         self.env["esp.backend"]._cron_check_latency()
-        self.assertEqual(alert.state, "resolved")
+        self.assertEqual(alert.state, "closed")
 
     def test_ignore_unblocks_the_group(self):
         event = self._profile_event()

@@ -115,8 +115,8 @@ class TestMailchimpErrors(EspSyncCase):
             self.mailchimp._esp_dispatch("bulk")
         self.assertEqual((event.state, event.attempts), ("pending", 0))
         self.env["esp.backend"]._cron_check_latency()
-        alert = self.env["esp.sync.exception"].search(
-            [("backend_id", "=", self.mailchimp.id), ("code", "=", "latency")]
+        alert = self.env["esp.sync.incident"].search(
+            [("backend_id", "=", self.mailchimp.id), ("kind", "=", "latency")]
         )
         self.assertEqual(alert.team, "operations")
 

@@ -1,1 +1,2 @@
 from . import esp_backfill_wizard
+from . import esp_sync_exception_ignore
