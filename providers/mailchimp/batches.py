@@ -27,6 +27,13 @@ def parse_results(content):
     return results
 
 
+def _already_there(status, response):
+    """A historical order POSTed again: Mailchimp has it (the live sync sent
+    it, or an earlier backfill did). Orders have no upsert; this is success."""
+    detail = str(response.get("detail") or "").lower()
+    return status == 400 and "already exists" in detail
+
+
 def result_errors(results):
     """``[(operation_id, message)]`` for the operations that failed."""
     errors = []
@@ -41,6 +48,8 @@ def result_errors(results):
             except ValueError:
                 response = {"detail": response}
         response = response if isinstance(response, dict) else {}
+        if _already_there(status, response):
+            continue
         message = response.get("detail") or response.get("title") or f"HTTP {status}"
         fields = [
             f"{e.get('field')}: {e.get('message')}"

@@ -170,3 +170,26 @@ def test_get_bulk_job_pending_does_not_download():
     job = adapter().get_bulk_job(BulkJob(job_id="b1"))
     assert job.status == "queued" and not job.done
     assert len(responses.calls) == 1
+
+
+def test_an_order_already_at_mailchimp_is_no_backfill_error():
+    from providers.mailchimp.batches import result_errors
+
+    results = [
+        {
+            "operation_id": "order-1",
+            "status_code": 400,
+            "response": json.dumps(
+                {
+                    "title": "Bad Request",
+                    "detail": "An order with the provided ID already exists.",
+                }
+            ),
+        },
+        {
+            "operation_id": "order-2",
+            "status_code": 400,
+            "response": json.dumps({"title": "Invalid Resource", "detail": "bad"}),
+        },
+    ]
+    assert result_errors(results) == [("order-2", "HTTP 400: bad")]
