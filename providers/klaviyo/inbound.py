@@ -31,6 +31,9 @@ class InboundMixin:
         if self.settings.klaviyo_list_id:
             # Only our list's unsubscribes matter; other lists are not Odoo's.
             fields.append(const.LIST_SUPPRESSION_TIMESTAMP_FIELD)
+        # A global unsubscribe (preference page) leaves no suppression entry:
+        # profiles updated since, whose consent is now UNSUBSCRIBED.
+        fields.append("updated")
         for field in fields:
             params = {
                 "filter": f"greater-than({field},{stamp})",
@@ -50,6 +53,17 @@ class InboundMixin:
         marketing = dig(attributes, "subscriptions", "email", "marketing") or {}
         if not email:
             return
+        if marketing.get("consent") == "UNSUBSCRIBED":
+            changed = parse_timestamp(
+                marketing.get("last_updated") or marketing.get("consent_timestamp")
+            )
+            if changed and changed > since:
+                yield ConsentUpdate(
+                    email=email,
+                    status="unsubscribed",
+                    occurred_at=changed,
+                    reason="UNSUBSCRIBED",
+                )
         for entry in marketing.get("suppression") or ():
             occurred_at = parse_timestamp(entry.get("timestamp"))
             if occurred_at and occurred_at > since:

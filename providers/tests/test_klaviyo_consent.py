@@ -335,5 +335,19 @@ def test_without_list_only_global_suppressions_count(mocked):
         json={"data": [_profile("list@example.com", list_suppressions=[entry])]},
     )
     assert adapter.fetch_consent_updates(SINCE) == []
-    assert len(mocked.calls) == 1
+    assert len(mocked.calls) == 2
     assert "suppression.timestamp" in mocked.calls[0].request.url
+    assert "updated" in mocked.calls[1].request.url
+
+
+def test_a_global_unsubscribe_without_suppression_is_reported(mocked):
+    """The preference page unsubscribes without any suppression entry."""
+    adapter = KlaviyoAdapter(
+        BackendSettings(provider="klaviyo", base_url=BASE, api_key="pk_test_x")
+    )
+    profile = _profile("pref@example.com")
+    marketing = profile["attributes"]["subscriptions"]["email"]["marketing"]
+    marketing["last_updated"] = "2026-03-01T14:00:00Z"
+    mocked.get(f"{BASE}/api/profiles", json={"data": [profile]})
+    (update,) = adapter.fetch_consent_updates(SINCE)
+    assert (update.email, update.status) == ("pref@example.com", "unsubscribed")
