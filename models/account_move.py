@@ -29,8 +29,7 @@ class AccountMove(models.Model):
                 .filtered(lambda b: b.refund_trigger == trigger)
             )
             if backends:
-                refund._esp_capture("order_refunded", backends)
-                refund._esp_capture_partner_profile()
+                refund._esp_capture_with_profile("order_refunded", backends)
 
     def _post(self, soft=True):
         posted = super()._post(soft=soft)

@@ -146,22 +146,51 @@ class EspSyncMixin(models.AbstractModel):
         """``{record id: companies}`` whose backends hear about each record."""
         return {record.id: record._esp_companies() for record in self}
 
+    def _esp_capture_with_profile(self, event_type, backends=None):
+        """Record ``event_type`` and refresh the customer's profile at once.
+
+        One ledger INSERT (and one flush) for both, where two captures
+        would each flush and insert: the order confirmation's write path.
+        """
+        if not self or not self._esp_capturing():
+            return 0
+        records = self.sudo()
+        entries = records._esp_capture_entries(event_type, backends)
+        entries += records._esp_partner_profile_entries()
+        return self.env["esp.sync.event"]._esp_record_many(entries)
+
     def _esp_capture_partner_profile(self):
         """Refresh the profile of each record's person on its company's backends.
 
         Orders, deliveries and credit notes change the commerce properties of
         their customer, on the backends of the document's company only.
         """
+        if not self or not self._esp_capturing():
+            return 0
+        return self.env["esp.sync.event"]._esp_record_many(
+            self.sudo()._esp_partner_profile_entries()
+        )
+
+    def _esp_partner_profile_entries(self):
+        """The ledger entries of :meth:`_esp_capture_partner_profile`."""
         backend_model = self.env["esp.backend"].sudo()
         by_company = {}
         for record in self:
             partner = record._esp_partner()
             if partner and partner.email:
                 by_company.setdefault(record._esp_company(), set()).add(partner.id)
+        entries = []
         for company, partner_ids in by_company.items():
-            self.env["res.partner"].browse(sorted(partner_ids))._esp_capture(
-                "profile", backend_model._esp_backends_for_company(company, "profile")
+            entries += (
+                self.env["res.partner"]
+                .sudo()
+                .browse(sorted(partner_ids))
+                ._esp_capture_entries(
+                    "profile",
+                    backend_model._esp_backends_for_company(company, "profile"),
+                )
             )
+        return entries
 
     def action_esp_sync_now(self):
         """The form's Sync now button: deliver again, on every backend."""

@@ -20,8 +20,7 @@ class SaleOrder(models.Model):
     def action_confirm(self):
         result = super().action_confirm()
         confirmed = self.filtered(lambda o: o.state == "sale")
-        confirmed._esp_capture("order_placed")
-        confirmed._esp_capture_partner_profile()
+        confirmed._esp_capture_with_profile("order_placed")
         return result
 
     def _action_cancel(self):

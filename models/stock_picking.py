@@ -33,6 +33,5 @@ class StockPicking(models.Model):
         sold = self.filtered("sale_id")
         sold.filtered(lambda p: p._esp_is_shipment())._esp_capture("order_fulfilled")
         returns = sold.filtered(lambda p: p._esp_is_return())
-        returns._esp_capture("order_returned")
-        returns._esp_capture_partner_profile()
+        returns._esp_capture_with_profile("order_returned")
         return result
