@@ -13,6 +13,7 @@ from . import esp_sync_incident
 from . import esp_sync_health
 from . import esp_backend_health
 from . import esp_sync_values
+from . import esp_sync_values_lookups
 from . import esp_sync_values_orders
 from . import esp_sync_values_catalog
 from . import esp_sync_delivery

@@ -186,14 +186,17 @@ class EspSyncValues(models.AbstractModel):
         )
 
     @api.model
-    def _esp_external_id(self, backend, email):
+    def _esp_external_id(self, backend, email, lookups=None):
         """Per-company external id: never shared across companies."""
-        canonical = self._esp_canonical_partner(backend, email)
-        return f"odoo-{backend.company_id.id}-{canonical.id}"
+        canonical_id = lookups and lookups.canonical.get(email)
+        if not canonical_id:
+            canonical_id = self._esp_canonical_partner(backend, email).id
+        return f"odoo-{backend.company_id.id}-{canonical_id}"
 
     @api.model
-    def _esp_profile(self, backend, partner, commerce=None):
-        """Profile of ``partner``; ``commerce`` holds precomputed properties."""
+    def _esp_profile(self, backend, partner, commerce=None, lookups=None):
+        """Profile of ``partner``; ``commerce`` holds precomputed properties,
+        ``lookups`` the chunk's :class:`ProfileLookups` (backfill)."""
         email = self._esp_email(partner)
         if commerce is None:
             commerce = self._esp_commerce_properties(backend, [email])
@@ -202,7 +205,7 @@ class EspSyncValues(models.AbstractModel):
         first, _sep, last = (partner.name or "").partition(" ")
         return ev.Profile(
             email=email,
-            external_id=self._esp_external_id(backend, email),
+            external_id=self._esp_external_id(backend, email, lookups),
             first_name=first if not partner.is_company else "",
             last_name=last if not partner.is_company else "",
             phone=partner.phone or partner.mobile or "",
@@ -211,7 +214,7 @@ class EspSyncValues(models.AbstractModel):
             properties=properties,
             tags=tuple(partner.category_id.mapped("name")),
             customer_type="b2b" if partner.commercial_partner_id.is_company else "b2c",
-            consent=self._esp_consent(backend, partner),
+            consent=self._esp_consent(backend, partner, lookups),
         )
 
     @api.model
@@ -227,19 +230,23 @@ class EspSyncValues(models.AbstractModel):
         )
 
     @api.model
-    def _esp_consent(self, backend, partner):
+    def _esp_consent(self, backend, partner, lookups=None):
         email = self._esp_email(partner)
-        status = partner._esp_consent_status()
-        suppressed = partner._esp_is_blacklisted()
+        if lookups is None:
+            suppressed = partner._esp_is_blacklisted()
+            last_sent = self._esp_last_consent_sent(backend, partner)
+        else:
+            suppressed = lookups.is_blacklisted(partner)
+            last_sent = lookups.last_consent.get(partner.id)
+        status = partner._esp_consent_status(blacklisted=suppressed)
         return ev.Consent(
             email=email,
-            external_id=self._esp_external_id(backend, email),
+            external_id=self._esp_external_id(backend, email, lookups),
             status=ev.ConsentStatus(status),
             consented_at=utc(partner.esp_consent_date),
             source=partner.esp_consent_source or backend.consent_source or "Odoo",
             suppressed=suppressed,
-            lift_suppression=not suppressed
-            and self._esp_last_consent_sent(backend, partner) == "suppressed",
+            lift_suppression=not suppressed and last_sent == "suppressed",
         )
 
     @api.model

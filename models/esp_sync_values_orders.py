@@ -143,9 +143,12 @@ class EspSyncValuesOrders(models.AbstractModel):
         profiles, errors, seen = [], [], set()
         emails = [p.email_normalized for p in partners if p.email_normalized]
         commerce = self._esp_commerce_properties(backend, emails)
+        lookups = self._esp_profile_lookups(backend, partners)
         for partner in partners:
             try:
-                profile = self._esp_profile(backend, partner, commerce=commerce)
+                profile = self._esp_profile(
+                    backend, partner, commerce=commerce, lookups=lookups
+                )
             except EspError as err:
                 errors.append((partner.email or partner.display_name, err.message))
                 continue

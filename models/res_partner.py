@@ -88,10 +88,15 @@ class ResPartner(models.Model):
             )
         return result
 
-    def _esp_consent_status(self):
-        """subscribed / unsubscribed / never, from Odoo's own records."""
+    def _esp_consent_status(self, blacklisted=None):
+        """subscribed / unsubscribed / never, from Odoo's own records.
+
+        ``blacklisted``: already known (a chunk's look-up), else read here.
+        """
         self.ensure_one()
-        if self._esp_is_blacklisted() or self.esp_consent_withdrawn_at:
+        if blacklisted is None:
+            blacklisted = self._esp_is_blacklisted()
+        if blacklisted or self.esp_consent_withdrawn_at:
             return "unsubscribed"
         if self.esp_marketing_opt_in:
             return "subscribed"

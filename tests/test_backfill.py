@@ -154,3 +154,40 @@ class TestBackfill(EspSyncCase):
         self.assertEqual(run.state, "done")
         self.assertIn(f"sale.order:{order.id}:order_placed", json.dumps(body))
         self.assertIn("Placed Order", json.dumps(body))
+
+    def test_profile_chunk_lookups_same_values_constant_queries(self):
+        """A chunk's profiles equal the one-by-one profiles, and the chunk
+        costs the same number of queries for 5 partners as for 25."""
+        values = self.env["esp.sync.values"]
+        self.env["mail.blacklist"].sudo()._add(self.people[3].email)
+        self.people[4].with_context(esp_sync_no_capture=True).write(
+            {"esp_marketing_opt_in": True}
+        )
+        quiet = self.env["res.partner"].with_context(esp_sync_no_capture=True)
+        twin = quiet.create({"name": "Twin", "email": self.people[5].email})
+        chunk = self.people | twin
+        profiles, errors = values._esp_backfill_profiles(self.backend, chunk)
+        self.assertFalse(errors)
+        one_by_one = {
+            p.email: values._esp_profile(self.backend, p)
+            for p in self.people.sorted("id")
+        }
+        self.assertEqual({p.email: p for p in profiles}, one_by_one)
+        self.assertEqual(
+            one_by_one[self.people[3].email_normalized].consent.status.value,
+            "unsubscribed",
+        )
+        self.assertTrue(one_by_one[self.people[3].email_normalized].consent.suppressed)
+        self.assertEqual(
+            one_by_one[self.people[5].email_normalized].external_id,
+            f"odoo-{self.company.id}-{self.people[5].id}",
+        )
+
+        def queries(partners):
+            self.env.invalidate_all()
+            before = self.cr.sql_log_count
+            values._esp_backfill_profiles(self.backend, partners)
+            return self.cr.sql_log_count - before
+
+        small, large = queries(self.people[:5]), queries(self.people)
+        self.assertLessEqual(large, small + 2, (small, large))
