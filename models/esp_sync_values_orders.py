@@ -15,8 +15,9 @@ class EspSyncValuesOrders(models.AbstractModel):
 
     # ----------------------------------------------------------------- orders
     @api.model
-    def _esp_order(self, backend, order):
-        """Snapshot of ``order`` with its refunds and fulfilment status."""
+    def _esp_order(self, backend, order, lookups=None):
+        """Snapshot of ``order`` with its refunds and fulfilment status;
+        ``lookups``: the chunk's :class:`ProfileLookups` (backfill)."""
         partner = order.partner_id
         email = self._esp_email(partner)
         refunds = order.invoice_ids.filtered(
@@ -47,7 +48,7 @@ class EspSyncValuesOrders(models.AbstractModel):
             order_id=str(order.id),
             name=order.name,
             email=email,
-            external_id=self._esp_external_id(backend, email),
+            external_id=self._esp_external_id(backend, email, lookups),
             placed_at=utc(order.date_order),
             currency=order.currency_id.name,
             total=order.amount_total,
@@ -162,10 +163,11 @@ class EspSyncValuesOrders(models.AbstractModel):
         """Placed Order events of past orders, flagged so no flow fires."""
         events, errors = [], []
         partners = backend._esp_in_scope(orders.partner_id)
+        lookups = self._esp_profile_lookups(backend, partners)
         for order in orders.filtered(lambda o: o.partner_id in partners):
             key = f"{order._name}:{order.id}:order_placed"
             try:
-                snapshot = self._esp_order(backend, order)
+                snapshot = self._esp_order(backend, order, lookups)
             except EspError as err:
                 errors.append((str(order.id), err.message))
                 continue
