@@ -257,7 +257,31 @@ class ResPartner(models.Model):
             for company in companies:
                 others |= backend_model._esp_backends_for_company(company, "consent")
         changed._esp_capture("consent", others - backend)
+        self._esp_retell_origin(backend, changed)
         return len(changed)
+
+    @api.model
+    def _esp_retell_origin(self, backend, partners):
+        """The ESP an opt-out came from hears it back where esp_sync last
+        told it "subscribed" and Odoo masters opt-ins there: that subscribe
+        may have landed after the opt-out was read (a poll or webhook racing
+        a delivery), and must not stay. Its echo changes nothing."""
+        if backend.consent_master != "odoo" or not partners:
+            return
+        subscribed = (
+            self.env["esp.sync.binding"]
+            .sudo()
+            .search(
+                [
+                    ("backend_id", "=", backend.id),
+                    ("res_model", "=", "res.partner"),
+                    ("res_id", "in", partners.ids),
+                    ("stream", "=", "consent"),
+                    ("last_consent_sent", "=", "subscribed"),
+                ]
+            )
+        )
+        partners.browse(subscribed.mapped("res_id"))._esp_capture("consent", backend)
 
     @api.model
     def _esp_reachable_partners(self, backend, email):

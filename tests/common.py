@@ -176,5 +176,9 @@ class EspSyncCase(TransactionCase):
             if not self.trap.enqueued_jobs:
                 break
             performed += len(self.trap.enqueued_jobs)
+            for job in self.trap.enqueued_jobs:
+                # A job enqueued by an HTTP request (a webhook) holds that
+                # request's closed cursor: run it in the test's.
+                job.recordset = job.recordset.with_env(self.env)
             self.trap.perform_enqueued_jobs()
         return performed

@@ -234,6 +234,42 @@ class TestEngineDefects(EspSyncCase):
         self.assertEqual(changed, 1)
         self.assertTrue(entry.active, "archived entries are seen and revived")
 
+    def test_esp_opt_out_racing_a_subscribe_is_told_back_to_that_esp(self):
+        """The poll read an opt-out made before esp_sync's later subscribe
+        landed: Odoo blacklists, and the ESP (Odoo masters opt-ins there)
+        hears the opt-out back so it does not stay subscribed."""
+        self.backend.klaviyo_list_id = "LIST1"
+        self.customer.write({"esp_marketing_opt_in": True})
+        with self._mock() as rsps:
+            self._klaviyo_ok(rsps)
+            self._run_jobs()
+        binding = self.customer.esp_binding_ids.filtered(
+            lambda b: b.stream == "consent"
+        )
+        self.assertEqual(binding.last_consent_sent, "subscribed")
+        update = self._consent_update("ann.customer@example.com", "unsubscribed")
+        changed = self.env["res.partner"]._esp_apply_consent_updates(
+            self.backend, [update]
+        )
+        self.assertEqual(changed, 1)
+        self.assertTrue(self.customer._esp_is_blacklisted())
+        pending = self.events.search(
+            [
+                ("backend_id", "=", self.backend.id),
+                ("event_type", "=", "consent"),
+                ("state", "=", "pending"),
+            ]
+        )
+        self.assertEqual(len(pending), 1, "the origin ESP hears the opt-out back")
+        # Its echo (what was just sent, read back) is not a new decision.
+        with self._mock() as rsps:
+            self._klaviyo_ok(rsps)
+            self._run_jobs()
+        self.assertEqual(
+            self.env["res.partner"]._esp_apply_consent_updates(self.backend, [update]),
+            0,
+        )
+
     def _consent_update(self, email, status):
         from ..providers import events as ev
 

@@ -311,6 +311,13 @@ class TestKlaviyoSandbox(EspSyncCase, HttpCase):
             self.env["mail.blacklist"].search([("email", "=", "bob@example.com")])
         )
         self.assertFalse(bob.esp_marketing_opt_in)
+        # Klaviyo was last told "subscribed": it hears the opt-out back (a
+        # subscribe racing the bounce must not stay), and that echo is not
+        # a new decision at the next poll.
+        self._run_jobs()
+        self.assertTrue(
+            self._profile("bob@example.com")["subscriptions"]["email"]["suppression"]
+        )
         self.assertIn("0 partners updated", self.backend._esp_poll_consent())
         self._assert_clean()
 
