@@ -62,6 +62,10 @@ class EspSyncDeliveryUnit(models.AbstractModel):
         ):
             self._esp_mark_done(unit, _("Unchanged since the last delivery."))
             return None
+        unheard = self._esp_unheard_opt_out(backend, adapter, record, values)
+        if unheard:
+            self._esp_mark_done(unit, unheard)
+            return None
         result = getattr(adapter, ADAPTER_METHOD[type(values)])(values)
         remember_endpoint(backend, adapter)
         now = fields.Datetime.now()

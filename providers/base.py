@@ -248,6 +248,15 @@ class EspAdapter(abc.ABC):
     def update_consent(self, consent):
         """Deliver an Odoo consent change (subscribe, unsubscribe, suppress)."""
 
+    def read_consent(self, email):
+        """The ESP's current opt-out of ``email``, as a ``ConsentUpdate``.
+
+        Read before an opt-in is delivered where Odoo masters opt-ins, so an
+        opt-out made at the ESP and not heard yet is never overwritten.
+        ``None``: subscribed, unknown to the ESP, or not readable here.
+        """
+        return None
+
     @abc.abstractmethod
     def send_order_event(self, event):
         """Deliver one order lifecycle event (:class:`events.OrderEvent`)."""

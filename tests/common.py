@@ -128,6 +128,8 @@ class EspSyncCase(TransactionCase):
             status=201,
         )
         rsps.add(responses.POST, f"{KLAVIYO_URL}/api/events", status=202)
+        # Read before an opt-in: no opt-out at Klaviyo (no profile yet).
+        rsps.add(responses.GET, f"{KLAVIYO_URL}/api/profiles", json={"data": []})
         rsps.add(
             responses.POST,
             f"{KLAVIYO_URL}/api/profile-subscription-bulk-create-jobs",

@@ -73,6 +73,7 @@ class TestEngine(EspSyncCase):
                 f"{KLAVIYO_URL}/api/profile-subscription-bulk-create-jobs",
                 status=202,
             )
+            rsps.add("GET", f"{KLAVIYO_URL}/api/profiles", json={"data": []})
             self._run_jobs()
         profile = self._ledger(res_id=self.customer.id, event_type="profile")
         self.assertEqual(profile.state, "failed")

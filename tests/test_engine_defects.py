@@ -102,6 +102,7 @@ class TestEngineDefects(EspSyncCase):
                 f"{KLAVIYO_URL}/api/profile-subscription-bulk-create-jobs",
                 status=202,
             )
+            rsps.add("GET", f"{KLAVIYO_URL}/api/profiles", json={"data": []})
             self._run_jobs()
         exception = self.env["esp.sync.exception"].search(
             [("res_id", "=", self.customer.id), ("res_model", "=", "res.partner")]

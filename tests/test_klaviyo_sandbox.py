@@ -321,6 +321,30 @@ class TestKlaviyoSandbox(EspSyncCase, HttpCase):
         self.assertIn("0 partners updated", self.backend._esp_poll_consent())
         self._assert_clean()
 
+    def test_opt_in_never_overwrites_an_opt_out_odoo_has_not_heard_of(self):
+        """The person unsubscribed at Klaviyo (webhook lost, poll not run
+        yet) and staff tick the opt-in again: Klaviyo is read first, the
+        opt-out wins in Odoo and nobody is subscribed."""
+        self.customer.write({"esp_marketing_opt_in": True})
+        self._run_jobs()
+        self.assertEqual(
+            self._profile()["subscriptions"]["email"]["consent"], "SUBSCRIBED"
+        )
+        self.sb.action("klaviyo", "unsubscribe", email=self.email, account=KEY)
+        self.customer.write({"esp_marketing_opt_in": False})
+        self.customer.write({"esp_marketing_opt_in": True})
+        mark = self._mark()
+        self._run_jobs()
+        paths = [path for _method, path in self._since(mark)]
+        self.assertNotIn("/api/profile-subscription-bulk-create-jobs", paths)
+        self.assertNotEqual(
+            self._profile()["subscriptions"]["email"]["consent"], "SUBSCRIBED"
+        )
+        self.env.invalidate_all()
+        self.assertTrue(self.customer._esp_is_blacklisted())
+        self.assertFalse(self.customer.esp_marketing_opt_in)
+        self._assert_clean()
+
     # ------------------------------------------------------- catalogue, stock
     def _variant(self, product):
         variants = self._state()["catalog_variants"]

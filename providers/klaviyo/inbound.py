@@ -47,6 +47,22 @@ class InboundMixin:
                         found[key] = update
         return sorted(found.values(), key=lambda u: (u.occurred_at, u.email))
 
+    def read_consent(self, email):
+        """The profile's opt-out (suppression or unsubscribe), newest first."""
+        self._start()
+        params = {
+            "filter": f'equals(email,"{self._email(email)}")',
+            "additional-fields[profile]": "subscriptions",
+        }
+        doc = self._request("GET", const.PATH_PROFILES, params=params)
+        epoch = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+        updates = [
+            update
+            for profile in (doc.get("data") or [])[:1]
+            for update in self._profile_consent_updates(profile, epoch)
+        ]
+        return max(updates, key=lambda u: u.occurred_at, default=None)
+
     def _profile_consent_updates(self, profile, since):
         attributes = profile.get("attributes") or {}
         email = (attributes.get("email") or "").strip().lower()
