@@ -16,6 +16,7 @@ consent mismatch, failed job, stuck row or open exception.
 """
 
 import argparse
+import json
 import os
 import signal
 import sys
@@ -129,6 +130,7 @@ def main():
     point_backends_at(db, sandbox_port)
     server = runtime.start_server(db, http_port, log, workers=args.workers)
     processes = [sandbox, server]
+    report = None
     try:
         rpc = Rpc(http_port, db)
         workload = Workload(
@@ -174,17 +176,29 @@ def main():
         http_json(f"{sandbox_url}/_sandbox/config", {"faults": []})
         if not drained:
             say("the queue did not drain in time")
-        report = Oracle(rpc, sandbox_url, workload).check()
+        oracle = Oracle(rpc, sandbox_url, workload)
+        report = oracle.check()
+        if not report.clean:
+            keep_evidence(oracle, db, say)
         for phase, seconds in recovery.items():
             report.figure(f"recovered after SIGKILL during {phase} (s)", seconds)
     finally:
         for process in processes:
             stop(process)
         runtime_cleanup(runtime)
-        if not args.db:
+        if not args.db and (report is None or report.clean):
             os.system(f"dropdb --if-exists {db} >/dev/null 2>&1")
+        elif not args.db:
+            say(f"database {db} kept for inspection (dropdb {db} when done)")
     print_report(report, drained, time.time() - started, log)
     return 0 if report.clean and drained else 1
+
+
+def keep_evidence(oracle, db, say):
+    """Write the consent mismatches' evidence beside the server log."""
+    path = Path(tempfile.gettempdir()) / f"{db}.evidence.json"
+    path.write_text(json.dumps(oracle.consent_evidence(), indent=1, default=str))
+    say(f"consent evidence: {path}")
 
 
 def crash_midway(runtime, workload, server, db, port, log, say):

@@ -137,6 +137,35 @@ class Oracle:
         }
 
     # --------------------------------------------------------------- checks
+    def consent_evidence(self):
+        """For each consent mismatch: the flips, and what each ESP holds."""
+        emails = {
+            line.split(": ", 1)[1].split(" ", 1)[0]
+            for line in self.report.details
+            if line.startswith("consent:")
+        }
+        klaviyo = self._account("klaviyo")["profiles"].values()
+        return {
+            email: {
+                "flips": [
+                    (kind, round(t, 2))
+                    for e, kind, t in self.workload.journal.flips
+                    if e == email
+                ],
+                "esp_unsubscribes": [
+                    (provider, round(t, 2))
+                    for provider, e, t in self.workload.journal.esp_unsubscribes
+                    if e == email
+                ],
+                "klaviyo": [
+                    p["subscriptions"]["email"]
+                    for p in klaviyo
+                    if p.get("email") == email
+                ],
+            }
+            for email in sorted(emails)
+        }
+
     def check(self):
         truth = self.odoo_orders()
         people = self.odoo_people()

@@ -33,6 +33,7 @@ class Journal:
         self.lock = threading.Lock()
         self.orders = {}  # order id -> {"confirmed_at": t, "kind": ...}
         self.esp_unsubscribes = []  # (provider, email, t)
+        self.flips = []  # (email, kind, t): evidence for a consent mismatch
         self.errors = []
 
     def add_order(self, order_id, **values):
@@ -244,6 +245,8 @@ class Workload:
     def _flip(self, rpc, rng):
         partner_id, email = rng.choice(self.partners)
         kind = rng.choice(FLIPS)
+        with self.journal.lock:
+            self.journal.flips.append((email, kind, time.time()))
         if kind in ("opt_in", "opt_out"):
             rpc(
                 "res.partner",
