@@ -27,13 +27,26 @@ class EspSyncDeliveryConsent(models.AbstractModel):
         ):
             return None
         update = adapter.read_consent(values.email)
-        partners = self.env["res.partner"]
-        if update is None or partners._esp_is_echo(backend, record, update):
+        if update is None or self._esp_opt_out_is_ours(backend, record, update):
             return None  # subscribed, unknown, or our own opt-out read back
+        partners = self.env["res.partner"]
         partners._esp_apply_consent_updates(backend, [update])
         return _(
             "%(provider)s reports an opt-out (%(status)s) Odoo had not heard "
             "of: applied in Odoo, nobody subscribed.",
             provider=backend.provider.title(),
             status=update.status,
+        )
+
+    @api.model
+    def _esp_opt_out_is_ours(self, backend, partner, update):
+        """What esp_sync wrote, read back: the last consent it sent, or the
+        neutral "unsubscribed" Dotdigital contacts are created with before
+        any consent was sent."""
+        if self.env["res.partner"]._esp_is_echo(backend, partner, update):
+            return True
+        return (
+            backend.provider == "dotdigital"
+            and update.status == "unsubscribed"
+            and not self.env["esp.sync.values"]._esp_last_consent_sent(backend, partner)
         )

@@ -201,6 +201,42 @@ class TestDotdigitalSandbox(EspSyncCase):
         self.assertEqual(self._status("bob@example.com"), "suppressed")
         self._assert_clean()
 
+    def test_opt_in_never_overwrites_an_opt_out_odoo_has_not_heard_of(self):
+        """Ann unsubscribed at Dotdigital (poll not run yet) and staff tick
+        the opt-in again: Dotdigital is read first, the opt-out wins in Odoo
+        and she is not resubscribed. A new contact, neutral "unsubscribed"
+        as esp_sync created it, is still subscribed when she opts in."""
+        self.customer.write({"esp_marketing_opt_in": True})
+        self._run_jobs()
+        self.assertEqual(self._status(), "subscribed")
+        self.sb.action("dotdigital", "unsubscribe", email=self.email, account=USER)
+        self.customer.write({"esp_marketing_opt_in": False})
+        self.customer.write({"esp_marketing_opt_in": True})
+        mark = self._mark()
+        self._run_jobs()
+        statuses = [
+            (b.get("channelProperties") or {}).get("email", {}).get("status")
+            for b in self._patches(mark, self.email)
+        ]
+        self.assertNotIn("subscribed", statuses)
+        # Odoo's blacklist is a suppression at Dotdigital: stronger, not less.
+        self.assertIn(self._status(), ("unsubscribed", "suppressed"))
+        self.env.invalidate_all()
+        self.assertTrue(self._blacklisted(self.email))
+        self.assertFalse(self.customer.esp_marketing_opt_in)
+
+        # Bob: created neutral first, then opts in: that is no opt-out.
+        bob = self.env["res.partner"].create(
+            {"name": "Bob Buyer", "email": "bob@example.com", "customer_rank": 1}
+        )
+        self._run_jobs()
+        self.assertNotEqual(self._status("bob@example.com"), "subscribed")
+        bob.write({"esp_marketing_opt_in": True})
+        self._run_jobs()
+        self.assertEqual(self._status("bob@example.com"), "subscribed")
+        self.assertFalse(self._blacklisted("bob@example.com"))
+        self._assert_clean()
+
     # --------------------------------------------------------------- orders
     def test_order_lifecycle_in_the_orders_collection(self):
         order = self._order(qty=3)

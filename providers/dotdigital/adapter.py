@@ -23,7 +23,7 @@ from ..base import (
     named_properties,
 )
 from ..events import ConsentStatus, ConsentUpdate
-from ..wire import parse_timestamp
+from ..wire import dig, parse_timestamp
 from . import const, identity, payloads
 from .bulk import BulkMixin
 from .catalog import CatalogMixin
@@ -250,6 +250,26 @@ class DotdigitalAdapter(OrdersMixin, CatalogMixin, BulkMixin, EspAdapter):
             text=text, dateTimeConsented=iso(consent.consented_at), **values
         )
         return [record]
+
+    def read_consent(self, email):
+        """The contact's opt-out (email channel unsubscribed or suppressed)."""
+        self._start()
+        try:
+            contact = self._request("GET", self._contact_path(self._email(email)))
+        except EspError as error:
+            if error.status == 404:
+                return None
+            raise
+        status = str(dig(contact, "channelProperties", "email", "status") or "")
+        if status not in (const.EMAIL_UNSUBSCRIBED, const.EMAIL_SUPPRESSED):
+            return None
+        return ConsentUpdate(
+            email=email.lower(),
+            status=status,
+            occurred_at=_parse_time(contact.get("updated")),
+            reason=status,
+            provider_ref=str(contact.get("contactId") or ""),
+        )
 
     def _contact_exists(self, email):
         try:
