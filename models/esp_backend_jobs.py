@@ -13,6 +13,7 @@ from odoo.addons.queue_job.exception import RetryableJobError
 from .. import const
 from ..providers import EspError
 from ..providers.retry import retry_delay
+from .esp_sync_job_guard import guarded_job
 
 
 class EspBackendJobs(models.Model):
@@ -82,6 +83,10 @@ class EspBackendJobs(models.Model):
         if not self.active:
             return _("Backend archived: not polled.")
         # First poll: the whole history (opt-outs made before esp_sync count).
+        with guarded_job(self, _("Consent poll of %s", self.name)):
+            return self._esp_poll_consent_guarded()
+
+    def _esp_poll_consent_guarded(self):
         since = self.last_consent_poll_at or fields.Datetime.to_datetime("2000-01-01")
         started = fields.Datetime.now()
         try:

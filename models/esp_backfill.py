@@ -11,6 +11,7 @@ from .. import const
 from ..providers import EspError
 from ..providers.base import BulkJob
 from ..providers.retry import retry_delay
+from .esp_sync_job_guard import guarded_job
 
 
 class EspBackfill(models.Model):
@@ -165,6 +166,10 @@ class EspBackfill(models.Model):
             return _("Not running (%s).", self.state)
         if not self.backend_id.active:
             return _("Backend archived: the backfill waits until it is active again.")
+        with guarded_job(self.backend_id, _("Backfill step of %s", self.display_name)):
+            return self._esp_step_guarded()
+
+    def _esp_step_guarded(self):
         try:
             adapter = self.backend_id._esp_adapter()
             if not self.started_at:
@@ -289,6 +294,10 @@ class EspBackfill(models.Model):
     def _esp_poll(self):
         """Job: refresh the ESP-side status of the batches still processing."""
         self.ensure_one()
+        with guarded_job(self.backend_id, _("Backfill poll of %s", self.display_name)):
+            return self._esp_poll_guarded()
+
+    def _esp_poll_guarded(self):
         adapter = self.backend_id._esp_adapter()
         for batch in self.batch_ids.filtered(lambda b: b.state == "processing"):
             try:

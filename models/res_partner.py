@@ -1,12 +1,17 @@
 # Copyright 2026 esp_sync developers
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+import logging
 from datetime import timedelta
+
+import psycopg2.errors
 
 from odoo import _, api, fields, models, tools
 from odoo.tools import SQL
 
 from .. import const
 from .esp_sync_values import RECENT_RETURN_DAYS
+
+logger = logging.getLogger(__name__)
 
 
 class ResPartner(models.Model):
@@ -209,6 +214,20 @@ class ResPartner(models.Model):
 
     # ------------------------------------------------------- ESP -> Odoo consent
     @api.model
+    def _esp_blacklist(self, email, message):
+        """Blacklist ``email``; a concurrent transaction that just did the
+        same (another ESP's webhook or poll for this person) is no error:
+        the outcome is the one wanted, and that transaction told the ESPs."""
+        blacklist = self.env["mail.blacklist"].sudo().with_context(active_test=False)
+        try:
+            with self.env.cr.savepoint():
+                blacklist.with_context(**{const.NO_CAPTURE: True})._add(
+                    email, message=message
+                )
+        except psycopg2.errors.UniqueViolation:
+            logger.info("esp_sync: %s was blacklisted concurrently", email)
+
+    @api.model
     def _esp_apply_consent_updates(self, backend, updates):
         """Apply unsubscribes/cleans/suppressions made at the ESP.
 
@@ -232,9 +251,9 @@ class ResPartner(models.Model):
             if echo and not listed:
                 continue  # what esp_sync sent coming back: not a new decision
             if not listed:
-                blacklist.with_context(**{const.NO_CAPTURE: True})._add(
+                self._esp_blacklist(
                     update.email,
-                    message=_(
+                    _(
                         "Unsubscribed in %(provider)s (%(status)s)",
                         provider=backend.provider.title(),
                         status=update.status,
