@@ -244,9 +244,13 @@ class EcommerceMixin:
         try:
             return send()
         except EspError as error:
-            if error.status != 404 or not self._store_missing():
+            if error.status != 404:
                 raise
-        self.ensure_store(self._store_id(), event.order.currency)
+        # Missing: create it. Present now: a concurrent job created it
+        # between our send and this look-up (first orders after set-up), so
+        # the send is tried once more; a second 404 is a real one.
+        if self._store_missing():
+            self.ensure_store(self._store_id(), event.order.currency)
         return send()
 
     def _store_missing(self):
@@ -273,7 +277,13 @@ class EcommerceMixin:
                 name=name,
                 currency_code=currency,
             ).dump()
-            self._request("POST", const.STORES, json=body)
+            try:
+                self._request("POST", const.STORES, json=body)
+            except EspError as error:
+                # Two jobs creating it at once: the other one won.
+                if error.status != 400 or self._store_missing():
+                    raise
+                return self._result(external_id=store, detail={"created": False})
             return self._result(external_id=store, detail={"created": True})
         return self._result(external_id=store, detail={"created": False})
 

@@ -279,3 +279,39 @@ def test_upsert_catalog_item_puts_product_with_variants():
     assert body["variants"][1]["inventory_quantity"] == 0
     assert body["variants"][0]["url"] == "https://shop.example.com/p/t1"
     assert_spec("PUT", "/3.0/ecommerce/stores/{store_id}/products/{product_id}", body)
+
+
+@responses.activate
+def test_store_created_meanwhile_by_another_job_sends_again(make_order_event):
+    """First orders after set-up: another job created the store between our
+    404 and our look-up; the order is sent once more, not failed."""
+    responses.put(CUSTOMER, json={})
+    products_exist()
+    responses.post(ORDERS, status=404, json={"title": "Resource Not Found"})
+    responses.get(BASE, json={"id": "S1"})
+    responses.post(ORDERS, json={"id": "42"})
+    result = adapter().send_order_event(make_order_event(K.PLACED))
+    assert result.external_id == "42"
+    posts = [c for c in responses.calls if c.request.method == "POST"]
+    assert [c.response.status_code for c in posts] == [404, 200]
+    # A second 404 is a real one.
+    responses.reset()
+    responses.put(CUSTOMER, json={})
+    products_exist()
+    responses.post(ORDERS, status=404, json={"title": "Resource Not Found"})
+    responses.get(BASE, json={"id": "S1"})
+    with pytest.raises(EspError) as info:
+        adapter().send_order_event(make_order_event(K.PLACED))
+    assert info.value.status == 404
+
+
+@responses.activate
+def test_two_jobs_creating_the_store_at_once():
+    responses.get(BASE, status=404, json={"title": "Resource Not Found"})
+    responses.post(
+        "https://us6.api.mailchimp.com/3.0/ecommerce/stores",
+        status=400,
+        json={"title": "Bad Request", "detail": "A store with the provided ID"},
+    )
+    responses.get(BASE, json={"id": "S1"})
+    assert adapter().ensure_store("My Shop", "EUR").detail == {"created": False}
