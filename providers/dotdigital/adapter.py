@@ -9,7 +9,6 @@ Dotdigital, is never touched by a profile upsert or a backfill: only
 opt-in or blacklist changes) may change it, and may resubscribe.
 """
 
-import datetime
 import hashlib
 import re
 import threading
@@ -22,12 +21,13 @@ from ..base import (
     EspError,
     named_properties,
 )
-from ..events import ConsentStatus, ConsentUpdate
-from ..wire import dig, parse_timestamp
+from ..events import ConsentStatus
 from . import const, identity, payloads
 from .bulk import BulkMixin
 from .catalog import CatalogMixin
+from .dates import iso
 from .errors import error_from_response
+from .inbound import InboundMixin
 from .orders import OrdersMixin
 
 # Data fields known to exist per (endpoint, user digest): one GET per process.
@@ -50,17 +50,7 @@ def data_field_name(key):
     return name
 
 
-def iso(value):
-    """ISO 8601 UTC text (``Z``) of a datetime; naive values are UTC."""
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=datetime.timezone.utc)
-    value = value.astimezone(datetime.timezone.utc)
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-class DotdigitalAdapter(OrdersMixin, CatalogMixin, BulkMixin, EspAdapter):
+class DotdigitalAdapter(InboundMixin, OrdersMixin, CatalogMixin, BulkMixin, EspAdapter):
     """Dotdigital behind the :class:`EspAdapter` interface."""
 
     provider = "dotdigital"
@@ -251,26 +241,6 @@ class DotdigitalAdapter(OrdersMixin, CatalogMixin, BulkMixin, EspAdapter):
         )
         return [record]
 
-    def read_consent(self, email):
-        """The contact's opt-out (email channel unsubscribed or suppressed)."""
-        self._start()
-        try:
-            contact = self._request("GET", self._contact_path(self._email(email)))
-        except EspError as error:
-            if error.status == 404:
-                return None
-            raise
-        status = str(dig(contact, "channelProperties", "email", "status") or "")
-        if status not in (const.EMAIL_UNSUBSCRIBED, const.EMAIL_SUPPRESSED):
-            return None
-        return ConsentUpdate(
-            email=email.lower(),
-            status=status,
-            occurred_at=_parse_time(contact.get("updated")),
-            reason=status,
-            provider_ref=str(contact.get("contactId") or ""),
-        )
-
     def _contact_exists(self, email):
         try:
             self._request("GET", self._contact_path(email))
@@ -365,56 +335,3 @@ class DotdigitalAdapter(OrdersMixin, CatalogMixin, BulkMixin, EspAdapter):
             external_id=str(contact.get("contactId") or ""),
             detail={"status": channel.email.status},
         )
-
-    # --- Dotdigital -> Odoo -------------------------------------------------
-    def fetch_consent_updates(self, since):
-        """Contacts unsubscribed or suppressed in Dotdigital since ``since``."""
-        self._start()
-        date = iso(since)
-        latest = {}
-        for template, default in (
-            (const.UNSUBSCRIBED_SINCE, "unsubscribed"),
-            (const.SUPPRESSED_SINCE, None),
-        ):
-            skip = 0
-            while True:
-                page = self._request(
-                    "GET",
-                    template.format(date=date),
-                    params={"select": const.PAGE_SIZE, "skip": skip},
-                )
-                rows = page if isinstance(page, list) else []
-                for row in rows:
-                    update = self._consent_update(row, default)
-                    if update is None:
-                        continue
-                    known = latest.get(update.email)
-                    if known is None or update.occurred_at >= known.occurred_at:
-                        latest[update.email] = update
-                skip += len(rows)
-                if len(rows) < const.PAGE_SIZE:
-                    break
-        return sorted(latest.values(), key=lambda u: (u.occurred_at, u.email))
-
-    @staticmethod
-    def _consent_update(row, default):
-        contact = row.get("suppressedContact") or {}
-        email = (contact.get("email") or "").strip().lower()
-        if not email or str(contact.get("status") or "").lower() == "subscribed":
-            # Subscribed again since (by Odoo's newer opt-in): nothing to undo.
-            return None
-        reason = str(row.get("reason") or contact.get("status") or "")
-        status = default or (
-            "unsubscribed" if reason.lower() == "unsubscribed" else "suppressed"
-        )
-        return ConsentUpdate(
-            email=email,
-            status=status,
-            occurred_at=_parse_time(row.get("dateRemoved")),
-            reason=reason,
-            provider_ref=str(contact.get("id") or ""),
-        )
-
-
-def _parse_time(value):
-    return parse_timestamp(value, default=datetime.datetime.now(datetime.timezone.utc))

@@ -1,20 +1,12 @@
 """Dotdigital orders: one record per order in the contact-scoped Orders
 insight collection, upserted by order id on every lifecycle event."""
 
-import datetime
 import urllib.parse
 
 from ..base import ErrorCategory, EspError
 from ..events import EventKind
 from . import const, payloads
-
-
-def _iso(value):
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=datetime.timezone.utc)
-    return value.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+from .dates import iso
 
 
 def _money(value):
@@ -68,8 +60,8 @@ class OrdersMixin:
             status=order_status(kinds, order),
             email=self._email(order.email),
             currency=order.currency,
-            purchaseDate=_iso(order.placed_at),
-            updatedAt=_iso(event.occurred_at),
+            purchaseDate=iso(order.placed_at),
+            updatedAt=iso(event.occurred_at),
             orderSubtotal=_money(order.untaxed),
             taxTotal=_money(order.tax),
             deliveryTotal=_money(order.shipping),
