@@ -6,6 +6,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 from odoo.tools.safe_eval import safe_eval
 
+from ..providers import events as ev
 from ..providers import get_adapter
 from . import esp_field_policy as field_policy
 
@@ -199,6 +200,28 @@ class EspAudienceRule(models.Model):
             )
         settings = rule._esp_settings(adapter.settings)
         return get_adapter(settings, transport=adapter.transport), ""
+
+    @api.model
+    def _esp_with_audience_move(self, backend, binding, adapter, values):
+        """A profile routed to another audience than last time carries the
+        old one (``moved_from``): the adapter moves the member."""
+        if not (backend.audience_rule_ids and isinstance(values, ev.Profile)):
+            return values
+        old_list = binding.audience_id
+        if not old_list or old_list == adapter.settings.mailchimp_list_id:
+            return values
+        return dataclasses.replace(values, moved_from=old_list)
+
+    @api.model
+    def _esp_remember_audience(self, backend, binding, adapter, values):
+        """After a profile delivery: the audience the person is in now."""
+        list_id = adapter.settings.mailchimp_list_id
+        if (
+            backend.audience_rule_ids
+            and isinstance(values, ev.Profile)
+            and binding.audience_id != list_id
+        ):
+            binding.audience_id = list_id
 
     @api.model
     def _esp_audience_groups(self, backend, adapter, partners):

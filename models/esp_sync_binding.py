@@ -52,6 +52,13 @@ class EspSyncBinding(models.Model):
         "is an echo, not a new decision.",
     )
     last_consent_sent_at = fields.Datetime(readonly=True)
+    audience_id = fields.Char(
+        "Audience",
+        readonly=True,
+        help="Mailchimp audience routing: the audience (list id) the person "
+        "was last written to. Routed elsewhere, the member moves there, keeps "
+        "its status and is archived here.",
+    )
     pending_count = fields.Integer(compute="_compute_pending_count")
 
     _sql_constraints = [

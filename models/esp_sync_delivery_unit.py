@@ -57,6 +57,8 @@ class EspSyncDeliveryUnit(models.AbstractModel):
             else values
         )
         binding = self.env["esp.sync.binding"]._esp_get(backend, record, row.stream)
+        rules = self.env["esp.audience.rule"]
+        values = rules._esp_with_audience_move(backend, binding, adapter, values)
         if row.event_type in ("profile", "catalog") and (
             binding.last_payload_hash == digest and binding.state == "synced"
         ):
@@ -82,6 +84,7 @@ class EspSyncDeliveryUnit(models.AbstractModel):
                 }
             )
         binding._esp_mark_synced(row, result, digest, values)
+        rules._esp_remember_audience(backend, binding, adapter, values)
         self.env["esp.sync.exception"]._esp_resolve(backend, record, row.stream)
         self._esp_after_success(backend, row, record, values)
         return result

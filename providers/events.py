@@ -54,6 +54,9 @@ class Profile:
     tags: tuple = ()
     customer_type: str = "b2c"  # b2c / b2b
     consent: "Consent" = None
+    # Mailchimp audience routing: the audience the person was written to
+    # until now; the member moves (status kept) and is archived there.
+    moved_from: str = ""
 
 
 @dataclasses.dataclass(frozen=True)

@@ -307,3 +307,58 @@ class TestMailchimpRouting(MailchimpCase):
             "transactional",
             "Mailchimp owns an existing member's status",
         )
+
+    def test_a_partner_routed_elsewhere_moves_and_keeps_its_status(self):
+        """B2C becomes B2B: the member moves to the B2B audience with the
+        status it held (an unsubscribe made at Mailchimp, not heard of in
+        Odoo yet, included) and is archived in the B2C one; never in both."""
+        self._routing()
+        ann = self.customer
+        dora = self.env["res.partner"].create(
+            {
+                "name": "Dora Doe",
+                "email": "dora@example.com",
+                "customer_rank": 1,
+                "esp_marketing_opt_in": True,
+            }
+        )
+        (ann | dora).write({"city": "York"})
+        self._run_jobs()
+        self.assertEqual(
+            self._member(dora.email, self.b2c_list)["status"], "subscribed"
+        )
+        self.sandbox.action(
+            "mailchimp",
+            "unsubscribe",
+            email=ann.email_normalized,
+            list_id=self.b2c_list,
+            account=MAILCHIMP_KEY,
+        )
+        (ann | dora).write({"parent_id": self.acme.id})
+        self._run_jobs()
+        for partner, status in ((ann, "unsubscribed"), (dora, "subscribed")):
+            moved = self._member(partner.email, self.b2b_list)
+            self.assertEqual(moved["status"], status, partner.name)
+            self.assertEqual(
+                self._member(partner.email, self.b2c_list)["status"], "archived"
+            )
+            binding = self.env["esp.sync.binding"].search(
+                [
+                    ("backend_id", "=", self.mailchimp.id),
+                    ("res_model", "=", "res.partner"),
+                    ("res_id", "=", partner.id),
+                    ("stream", "=", "profile"),
+                ]
+            )
+            self.assertEqual(binding.audience_id, self.b2b_list)
+        # A later edit stays in the new audience: no second move.
+        mark = len(self._calls())
+        ann.write({"city": "Hull"})
+        self._run_jobs()
+        self.assertFalse(
+            [r for r in self._calls()[mark:] if r["method"] == "DELETE"],
+            "nothing archived again",
+        )
+        self.assertEqual(
+            self._member(ann.email, self.b2b_list)["status"], "unsubscribed"
+        )

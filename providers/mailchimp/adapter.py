@@ -265,8 +265,14 @@ class MailchimpAdapter(InboundMixin, EcommerceMixin, BulkMixin, EspAdapter):
         return added, removed
 
     def upsert_profile(self, profile):
-        """PUT the member (status only for new members), then sync its tags."""
+        """PUT the member (status only for new members), then sync its tags.
+
+        A person routed to another audience (``profile.moved_from``) moves
+        there: see :func:`.identity.move_audience`.
+        """
         self._start()
+        if profile.moved_from and profile.moved_from != self._list_id():
+            return identity.move_audience(self, profile)
         email = self._email(profile.email)
         list_id = self._list_id()
         member_hash = util.subscriber_hash(email)

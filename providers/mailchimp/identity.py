@@ -6,6 +6,11 @@ change for unsubscribed and cleaned members (compliance state), and when the
 new address is already a member: then the old member is archived and the new
 one is written with ``status_if_new`` set to the old status, never higher
 (a cleaned address counts as transactional: it bounced, it did not opt out).
+
+Audience routing moves a member the same way: written to the new audience
+with the status held in the old one (never higher than Odoo's consent
+allows; an opt-out carries even onto a subscribed member there), then
+archived in the old one, so the person is never left in both.
 """
 
 from ..base import EspError
@@ -114,3 +119,40 @@ def change_email(adapter, change):
             "status": member.get("status", status),
         },
     )
+
+
+def move_audience(adapter, profile):
+    """Move the member from ``profile.moved_from`` to the adapter's audience.
+
+    Written first, archived after: a retry after a failure in between finds
+    the old member still there and its status still readable.
+    """
+    email = adapter._email(profile.email)
+    member_hash = util.subscriber_hash(email)
+    old_list, list_id = profile.moved_from, adapter._list_id()
+    old = _get_member(adapter, old_list, member_hash)
+    old_status = (old or {}).get("status")
+    if old_status in (None, "archived"):
+        # Nothing held there (a retry after the archive): a plain write.
+        status = _consent_or_new(profile)
+    else:
+        status = carried_status(old_status, profile.consent)
+    _hash, member = _write_member(adapter, list_id, profile, email, status)
+    if status == "unsubscribed" and member.get("status") == "subscribed":
+        # Already in the new audience and subscribed: the opt-out carries.
+        path = const.MEMBER.format(list_id=list_id, subscriber_hash=member_hash)
+        member = adapter._request("PATCH", path, json={"status": "unsubscribed"})
+    if old_status not in (None, "archived"):
+        path = const.MEMBER.format(list_id=old_list, subscriber_hash=member_hash)
+        adapter._request("DELETE", path)
+    return adapter._result(
+        external_id=member_hash,
+        detail={
+            "moved_from": old_list,
+            "status": member.get("status", status),
+        },
+    )
+
+
+def _consent_or_new(profile):
+    return consent_status(profile.consent) or const.STATUS_NEW_TRANSACTIONAL

@@ -208,3 +208,47 @@ def test_sandbox_cleared_property_ends_empty(sb, mc, sample_profile):
         dataclasses.replace(sample_profile, properties={"Total Spend": None})
     )
     assert _members(sb)["ada@example.com"]["merge_fields"]["TOTAL_SPEN"] == ""
+
+
+@responses.activate
+@pytest.mark.parametrize(
+    "held, consent, expected",
+    [
+        ("unsubscribed", S.SUBSCRIBED, "unsubscribed"),  # never upgraded
+        ("subscribed", S.SUBSCRIBED, "subscribed"),  # Mailchimp's opt-in kept
+        ("subscribed", S.UNSUBSCRIBED, "unsubscribed"),  # Odoo's opt-out wins
+        ("cleaned", S.SUBSCRIBED, "transactional"),
+    ],
+)
+def test_audience_move_writes_the_new_then_archives_the_old(held, consent, expected):
+    email = "ada@example.com"
+    profile = events.Profile(
+        email=email,
+        external_id="res.partner-1",
+        consent=events.Consent(email=email, external_id="1", status=consent),
+        moved_from="L0",
+    )
+    old = f"{BASE}/3.0/lists/L0/members/{OLD}"
+    responses.get(old, json={"status": held})
+    responses.get(f"{MEMBERS[: -len('/members')]}/merge-fields", json={})
+    responses.put(f"{MEMBERS}/{OLD}", json={"status": expected})
+    responses.delete(old, status=204)
+    result = _adapter().upsert_profile(profile)
+    calls = [(c.request.method, c.request.url.split("?")[0]) for c in responses.calls]
+    assert calls[0] == ("GET", old)
+    assert ("PUT", f"{MEMBERS}/{OLD}") in calls
+    assert calls[-1] == ("DELETE", old), "archived last, after the new write"
+    put = next(c for c in responses.calls if c.request.method == "PUT")
+    assert json.loads(put.request.body)["status_if_new"] == expected
+    assert result.detail["moved_from"] == "L0"
+
+
+@responses.activate
+def test_audience_move_retried_after_the_archive_is_a_plain_write():
+    email = "ada@example.com"
+    profile = events.Profile(email=email, external_id="res.partner-1", moved_from="L0")
+    old = f"{BASE}/3.0/lists/L0/members/{OLD}"
+    responses.get(old, json={"status": "archived"})
+    responses.put(f"{MEMBERS}/{OLD}", json={"status": "transactional"})
+    _adapter().upsert_profile(profile)
+    assert [c.request.method for c in responses.calls] == ["GET", "PUT"]
