@@ -65,6 +65,9 @@ EVENT_TABLE = {
         EventType("profile", "Profile", "profile", 5, coalesce=True),
         EventType("order_placed", "Placed Order", "order", 10, True, False, "placed"),
         EventType(
+            "order_released", "Order Confirmed", "order", 15, True, False, "released"
+        ),
+        EventType(
             "order_cancelled", "Cancelled Order", "order", 20, order_kind="cancelled"
         ),
         EventType(
@@ -124,12 +127,14 @@ ERROR_CATEGORIES = [
     ("transient", "Transient"),
     ("authentication", "Authentication"),
     ("unexpected", "Unexpected error"),
+    ("release", "Release gate"),
 ]
 
 TEAMS = [
     ("marketing", "Marketing"),
     ("operations", "Operations"),
     ("it", "IT"),
+    ("sales", "Sales"),
 ]
 
 # Who fixes what: marketing owns audience data, IT owns configuration and
@@ -141,7 +146,16 @@ CATEGORY_TEAM = {
     "rate_limit": "operations",
     "transient": "operations",
     "unexpected": "it",
+    "release": "sales",
 }
+
+# Post-purchase release gate: what must hold before "Order Confirmed" leaves.
+RELEASE_GATES = [
+    ("none", "No gate (post-purchase flows start on Placed Order)"),
+    ("reserved", "Stock reserved for every delivery"),
+    ("paid", "Invoiced and paid"),
+    ("credit", "No credit hold (credit limit, overdue invoices)"),
+]
 
 # People with an email, no internal user, who bought, were invoiced or opted
 # in; the companies' own partners are excluded in code.

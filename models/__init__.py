@@ -38,3 +38,5 @@ from . import product_product
 from . import account_move
 from . import res_config_settings
 from . import esp_sync_exception_owner
+from . import esp_backend_release
+from . import sale_order_release

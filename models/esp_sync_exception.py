@@ -21,6 +21,9 @@ WHAT_TO_DO = {
     "green; the engine retries by itself in the meantime.",
     "unexpected": "IT: a bug or an unknown answer. Send the traceback to the "
     "esp_sync maintainers; Retry after the fix.",
+    "release": "Sales: the order waits for the backend's release gate (stock "
+    "reservation, payment or credit hold). Fix the order; it is released "
+    "within minutes once it passes, and this closes by itself.",
 }
 
 

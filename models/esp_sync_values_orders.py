@@ -32,6 +32,11 @@ class EspSyncValuesOrders(models.AbstractModel):
             financial = "partially_refunded"
         else:
             financial = "paid"
+        released_at = None
+        if backend.release_gate != "none":
+            released_at = self._esp_released_at(backend, order)
+            if financial == "paid" and not released_at:
+                financial = "pending"  # held by the release gate
         outgoing = order.picking_ids.filtered(
             lambda p: p.picking_type_code == "outgoing" and p.state != "cancel"
         )
@@ -63,7 +68,27 @@ class EspSyncValuesOrders(models.AbstractModel):
             fulfillment_status=fulfilment,
             billing_address=self._esp_address(order.partner_invoice_id),
             shipping_address=self._esp_address(order.partner_shipping_id),
+            released_at=released_at,
         )
+
+    @api.model
+    def _esp_released_at(self, backend, order):
+        """When the order passed ``backend``'s release gate (None: held)."""
+        released = (
+            self.env["esp.sync.event"]
+            .sudo()
+            .search(
+                [
+                    ("res_id", "=", order.id),
+                    ("res_model", "=", "sale.order"),
+                    ("backend_id", "=", backend.id),
+                    ("event_type", "=", "order_released"),
+                    ("state", "in", ("pending", "sent")),
+                ],
+                limit=1,
+            )
+        )
+        return utc(released.occurred_at) if released else None
 
     @api.model
     def _esp_line(self, sale_line, quantity, total, line_id=None):

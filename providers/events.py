@@ -14,6 +14,7 @@ class EventKind(str, enum.Enum):
     """Order lifecycle events, in the order they must reach an ESP."""
 
     PLACED = "placed"
+    RELEASED = "released"  # passed the release gate: post-purchase flows start
     CANCELLED = "cancelled"
     FULFILLED = "fulfilled"
     REFUNDED = "refunded"
@@ -109,6 +110,9 @@ class Order:
     fulfillment_status: str = ""  # "" / partial / shipped
     billing_address: Address = None
     shipping_address: Address = None
+    # The backend's release gate let post-purchase flows start (None: held,
+    # or no gate).
+    released_at: datetime.datetime = None
 
 
 @dataclasses.dataclass(frozen=True)

@@ -70,6 +70,7 @@ class OrdersMixin:
             refundedTotal=_money(order.refunded_total),
             financialStatus=order.financial_status or None,
             fulfillmentStatus=order.fulfillment_status or None,
+            releasedAt=iso(order.released_at),
             products=products,
         ).dump()
 

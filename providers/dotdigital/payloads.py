@@ -117,6 +117,8 @@ class OrderRecord(_Body):
     refunded_total: float = Field(alias="refundedTotal")
     financial_status: str | None = Field(None, alias="financialStatus")
     fulfillment_status: str | None = Field(None, alias="fulfillmentStatus")
+    # When the release gate let post-purchase programs start (absent: held).
+    released_at: str | None = Field(None, alias="releasedAt")
     products: list[OrderProduct] = Field(default_factory=list)
 
 

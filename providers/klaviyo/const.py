@@ -28,6 +28,7 @@ PATH_PROFILE_IMPORT_ERRORS = "/api/profile-bulk-import-jobs/{id}/import-errors"
 # --- metrics -------------------------------------------------------------------
 METRIC_BY_KIND = {
     EventKind.PLACED: "Placed Order",
+    EventKind.RELEASED: "Order Confirmed",
     EventKind.CANCELLED: "Cancelled Order",
     EventKind.FULFILLED: "Fulfilled Order",
     EventKind.REFUNDED: "Refunded Order",

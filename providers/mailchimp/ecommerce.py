@@ -155,6 +155,10 @@ class EcommerceMixin:
         elif kind == EventKind.REFUNDED:
             values["financial_status"] = state["financial_status"]
             values["order_total"] = self._net_total(order)
+        elif kind == EventKind.RELEASED:
+            # Held as "pending" by the release gate; Mailchimp's order
+            # confirmation notification follows the move to "paid".
+            values["financial_status"] = state["financial_status"]
         return payloads.Order(**values).dump()
 
     def _create_order(self, store, event, kinds):

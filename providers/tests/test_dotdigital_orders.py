@@ -1,6 +1,7 @@
 """Dotdigital orders (insight data) and bulk imports."""
 
 import dataclasses
+import datetime
 import json
 import re
 import urllib.parse
@@ -305,3 +306,21 @@ def test_catalog_item_record_creates_collection_when_missing():
     ]
     template = "/insightData/v3/account/{collectionName}/{recordId}"
     assert spec_problems("dotdigital_insight", "PUT", template, record) == []
+
+
+@responses.activate
+def test_released_order_record_carries_the_release(make_order_event, sample_order):
+    """Release gate: held orders are pending and carry no releasedAt; the
+    release turns them paid with releasedAt for Dotdigital programs."""
+    responses.put(RECORD, status=201)
+    held = dataclasses.replace(sample_order, financial_status="pending")
+    adapter().send_order_event(make_order_event(K.PLACED, order=held))
+    record = body_of(responses.calls[0])
+    assert record["financialStatus"] == "pending" and "releasedAt" not in record
+    when = datetime.datetime(2026, 3, 2, 9, 0, tzinfo=datetime.timezone.utc)
+    released = dataclasses.replace(sample_order, released_at=when)
+    adapter().send_order_event(make_order_event(K.RELEASED, order=released))
+    record = body_of(responses.calls[1])
+    assert record["status"] == "placed"
+    assert record["financialStatus"] == "paid"
+    assert record["releasedAt"] == "2026-03-02T09:00:00Z"

@@ -315,3 +315,13 @@ def test_two_jobs_creating_the_store_at_once():
     )
     responses.get(BASE, json={"id": "S1"})
     assert adapter().ensure_store("My Shop", "EUR").detail == {"created": False}
+
+
+@responses.activate
+def test_release_moves_a_held_order_to_paid(make_order_event, sample_order):
+    """Release gate: Mailchimp's order confirmation follows "paid"."""
+    responses.patch(ORDER, json={})
+    adapter().send_order_event(make_order_event(K.RELEASED, order=sample_order))
+    patch = body_of(responses.calls[0])
+    assert patch["financial_status"] == "paid"
+    assert_spec("PATCH", "/3.0/ecommerce/stores/{store_id}/orders/{order_id}", patch)
