@@ -39,4 +39,5 @@ from . import account_move
 from . import res_config_settings
 from . import esp_sync_exception_owner
 from . import esp_backend_release
+from . import esp_backend_dotdigital
 from . import sale_order_release

@@ -276,12 +276,25 @@ class EspSyncValues(models.AbstractModel):
         """Order count, net spend, first/last order, last refund, returns.
 
         One SQL aggregate per figure over every partner sharing each email,
-        limited to the backend's company: no per-record Python loops.
+        limited to the backend's company (the companies sharing its account,
+        merged, for a shared Dotdigital account): no per-record loops.
         """
+        siblings = backend._esp_account_siblings()
+        result = self._esp_commerce_of(siblings.company_id.ids, emails)
+        if len(siblings) > 1:
+            per_company = {
+                sibling: self._esp_commerce_of([sibling.company_id.id], emails)
+                for sibling in siblings
+            }
+            backend._esp_company_figures(result, per_company)
+        return result
+
+    @api.model
+    def _esp_commerce_of(self, company_ids, emails):
+        """The commerce properties of ``emails`` over ``company_ids``."""
         result = {email: {} for email in emails}
         if not emails:
             return result
-        company_id = backend.company_id.id
         self.env.flush_all()
         self.env.cr.execute(
             SQL(
@@ -293,12 +306,12 @@ class EspSyncValues(models.AbstractModel):
                        max(so.date_order) FILTER (WHERE so.state = 'sale')
                   FROM sale_order so
                   JOIN res_partner p ON p.id = so.partner_id
-                 WHERE p.email_normalized = ANY(%s) AND so.company_id = %s
+                 WHERE p.email_normalized = ANY(%s) AND so.company_id = ANY(%s)
                    AND so.state IN ('sale', 'cancel')
                  GROUP BY p.email_normalized
                 """,
                 list(emails),
-                company_id,
+                list(company_ids),
             )
         )
         for email, count, total, first, last in self.env.cr.fetchall():
@@ -319,12 +332,12 @@ class EspSyncValues(models.AbstractModel):
                 SELECT p.email_normalized, sum(m.amount_total), max(m.invoice_date)
                   FROM account_move m
                   JOIN res_partner p ON p.id = m.partner_id
-                 WHERE p.email_normalized = ANY(%s) AND m.company_id = %s
+                 WHERE p.email_normalized = ANY(%s) AND m.company_id = ANY(%s)
                    AND m.move_type = 'out_refund' AND m.state = 'posted'
                  GROUP BY p.email_normalized
                 """,
                 list(emails),
-                company_id,
+                list(company_ids),
             )
         )
         for email, refunded, last_refund in self.env.cr.fetchall():
@@ -340,12 +353,12 @@ class EspSyncValues(models.AbstractModel):
                   FROM stock_picking sp
                   JOIN res_partner p ON p.id = sp.partner_id
                   JOIN stock_location src ON src.id = sp.location_id
-                 WHERE p.email_normalized = ANY(%s) AND sp.company_id = %s
+                 WHERE p.email_normalized = ANY(%s) AND sp.company_id = ANY(%s)
                    AND sp.state = 'done' AND src.usage = 'customer'
                  GROUP BY p.email_normalized
                 """,
                 list(emails),
-                company_id,
+                list(company_ids),
             )
         )
         now = datetime.datetime.now()

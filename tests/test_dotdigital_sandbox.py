@@ -301,6 +301,69 @@ class TestDotdigitalSandbox(EspSyncCase):
         self.assertEqual(self._orders()[str(order.id)]["json"], placed)
         self._assert_clean()
 
+    # -------------------------------------------------- shared account
+    def test_companies_sharing_an_account_merge_never_overwrite(self):
+        """Two companies, one Dotdigital account: one contact whose figures
+        are the sum of both, each company's own kept apart; whichever
+        company writes last, the other's figures stay."""
+        brand_b = self.env["res.company"].create({"name": "Brand B"})
+        dd_b = self.env["esp.backend"].create(
+            {
+                "name": "Dotdigital B",
+                "provider": "dotdigital",
+                "company_id": brand_b.id,
+                "base_url": self.sb.base_url("dotdigital"),
+                "api_user": USER,
+                "api_secret": PASSWORD,
+                "dotdigital_address_book_id": str(BOOK),
+            }
+        )
+        self.dd.write(
+            {"dotdigital_shared_account": True, "dotdigital_company_code": "A"}
+        )
+        dd_b.write({"dotdigital_shared_account": True, "dotdigital_company_code": "B"})
+        self.customer.company_id = False  # a customer of both companies
+        self._order(qty=3.0)  # 300 in company A
+        order_b = (
+            self.env["sale.order"]
+            .with_company(brand_b)
+            .create(
+                {
+                    "partner_id": self.customer.id,
+                    "company_id": brand_b.id,
+                    "order_line": [
+                        (0, 0, {"product_id": self.product.id, "price_unit": 50.0})
+                    ],
+                }
+            )
+        )
+        order_b.action_confirm()
+        self._run_jobs()
+        for backend in (self.dd, dd_b, self.dd):  # each writes; last wins nothing
+            self.customer._esp_sync_now(backend)
+            self._run_jobs()
+            fields = self._contact()["dataFields"]
+            self.assertEqual(fields["ORDER_COUNT"], "2", backend.name)
+            self.assertEqual(float(fields["TOTAL_SPEND"]), 350.0)
+            self.assertEqual(fields["A_ORDER_COUNT"], "1")
+            self.assertEqual(float(fields["A_TOTAL_SPEND"]), 300.0)
+            self.assertEqual(fields["B_ORDER_COUNT"], "1")
+            self.assertEqual(float(fields["B_TOTAL_SPEND"]), 50.0)
+        contacts = [
+            c
+            for c in self._state()["contacts"].values()
+            if c["identifiers"]["email"] == self.email
+        ]
+        self.assertEqual(len(contacts), 1, "one contact per email")
+        self._assert_clean()
+
+        # The option off (one account per company): each its own figures.
+        (self.dd | dd_b).write({"dotdigital_shared_account": False})
+        values = self.env["esp.sync.values"]
+        own = values._esp_commerce_properties(dd_b, [self.email])[self.email]
+        self.assertEqual((own["Order Count"], own["Total Spend"]), (1, 50.0))
+        self.assertNotIn("B Order Count", own)
+
     # ------------------------------------------------------- mapped fields
     def test_mapped_fields_arrive_as_data_fields(self):
         tags = self.env["res.partner.category"].create(
