@@ -56,6 +56,25 @@ class EventType:
     order_kind: str = ""
 
 
+# Per stream, the backend fields that switch it on and choose its delivery
+# mode (real time or batched): the one place that names them.
+STREAM_SWITCH = {
+    "profile": "sync_profiles",
+    "consent": "sync_consent",
+    "order": "sync_orders",
+    "fulfilment": "sync_fulfilments",
+    "refund": "sync_refunds",
+    "catalog": "sync_catalog",
+}
+STREAM_MODE_FIELD = {
+    "profile": "profile_mode",
+    "consent": "consent_mode",
+    "order": "order_mode",
+    "fulfilment": "fulfilment_mode",
+    "refund": "refund_mode",
+    "catalog": "catalog_mode",
+}
+
 # The one table of event types: the engine, the views and the tests read it.
 EVENT_TABLE = {
     spec.code: spec

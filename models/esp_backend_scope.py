@@ -7,6 +7,7 @@ import functools
 from odoo import _, api, models, tools
 from odoo.tools.safe_eval import safe_eval
 
+from .. import const
 from ..providers import EspError
 
 
@@ -17,14 +18,7 @@ class EspBackendScope(models.Model):
     @api.model
     def _esp_backends_for_company(self, company, stream):
         """Active backends of ``company`` with ``stream`` switched on."""
-        switch = {
-            "profile": "sync_profiles",
-            "consent": "sync_consent",
-            "order": "sync_orders",
-            "fulfilment": "sync_fulfilments",
-            "refund": "sync_refunds",
-            "catalog": "sync_catalog",
-        }[stream]
+        switch = const.STREAM_SWITCH[stream]
         return self.sudo().browse(self._esp_backend_ids_for(company.id, switch))
 
     @api.model
@@ -104,7 +98,7 @@ class EspBackendScope(models.Model):
 
     def _esp_stream_mode(self, stream):
         self.ensure_one()
-        return self[f"{stream}_mode"]
+        return self[const.STREAM_MODE_FIELD[stream]]
 
 
 @functools.lru_cache(maxsize=256)

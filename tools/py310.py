@@ -6,11 +6,11 @@ from pathlib import Path
 # module -> names it gained in 3.11
 NEW_NAMES = {
     "datetime": {"UTC"},
-    "enum": {"StrEnum"},
-    "typing": {"Self"},
-    "asyncio": {"TaskGroup"},
+    "enum": {"StrEnum", "ReprEnum", "verify", "EnumCheck", "global_enum"},
+    "typing": {"Self", "LiteralString", "Never", "assert_never", "reveal_type"},
+    "asyncio": {"TaskGroup", "timeout", "Runner"},
 }
-NEW_MODULES = {"tomllib"}
+NEW_MODULES = {"tomllib", "wsgiref.types"}
 NEW_BUILTINS = {"ExceptionGroup", "BaseExceptionGroup"}
 SKIP_DIRS = {".venv", ".git", "__pycache__", ".esp_sync_run"}
 
@@ -22,11 +22,11 @@ def scan_source(source, filename="<source>"):
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             for alias in node.names:
-                if alias.name.split(".")[0] in NEW_MODULES:
+                if alias.name in NEW_MODULES or alias.name.split(".")[0] in NEW_MODULES:
                     found.append((node.lineno, f"import {alias.name}"))
         elif isinstance(node, ast.ImportFrom) and not node.level:
             module = node.module or ""
-            if module.split(".")[0] in NEW_MODULES:
+            if module in NEW_MODULES or module.split(".")[0] in NEW_MODULES:
                 found.append((node.lineno, f"from {module} import ..."))
             for alias in node.names:
                 if alias.name in NEW_NAMES.get(module, ()):
