@@ -14,6 +14,8 @@ if not hasattr(common, "SETATTR_SOURCES"):
 
 from odoo.addons.queue_job.tests.common import trap_jobs
 
+from ..providers.testing import RecordingAdapter
+
 KLAVIYO_URL = "https://a.klaviyo.com"
 KLAVIYO_KEY = "pk_test_0123456789abcdef"
 
@@ -170,6 +172,25 @@ class EspSyncCase(TransactionCase):
     @staticmethod
     def _metric(body):
         return body["data"]["attributes"]["metric"]["data"]["attributes"]["name"]
+
+    def _recording(self):
+        """Deliveries go to one RecordingAdapter per backend, never to HTTP.
+
+        Engine tests assert what the engine asked the adapter, not the ESP's
+        HTTP bodies (those belong to provider and sandbox tests). Returns
+        ``{backend id: RecordingAdapter}``, filled as backends deliver.
+        """
+        adapters = {}
+
+        def recording_adapter(backend):
+            backend.ensure_one()
+            if backend.id not in adapters:
+                settings = backend._esp_settings()
+                adapters[backend.id] = RecordingAdapter(settings)
+            return adapters[backend.id]
+
+        self.patch(type(self.env["esp.backend"]), "_esp_adapter", recording_adapter)
+        return adapters
 
     def _run_jobs(self, rounds=5):
         """Perform the trapped jobs, and the follow-up jobs they enqueue."""

@@ -4,11 +4,24 @@ import zlib
 
 from odoo.tools import mute_logger
 
-from .common import KLAVIYO_URL, EspSyncCase
+from ..providers import EspError
+from ..providers.testing import RecordingAdapter
+from .common import EspSyncCase
 
 
 class TestEngine(EspSyncCase):
-    """Engine guarantees: companies, consent reach, locks, order, archive."""
+    """Engine guarantees: companies, consent reach, locks, order, archive.
+
+    Deliveries go to a RecordingAdapter: these tests assert what the engine
+    asks an adapter, in which order, never an ESP's HTTP bodies.
+    """
+
+    def _recording_of_backend(self):
+        """The recording adapter the test backend will deliver to."""
+        adapters = self._recording()
+        return adapters.setdefault(
+            self.backend.id, RecordingAdapter(self.backend._esp_settings())
+        )
 
     def test_shared_partner_follows_the_company_it_buys_from(self):
         backend_b = self._other_company_backend()
@@ -41,9 +54,8 @@ class TestEngine(EspSyncCase):
                 "esp_marketing_opt_in": True,
             }
         )
-        with self._mock() as rsps:
-            self._klaviyo_ok(rsps)
-            self._run_jobs()
+        adapters = self._recording()
+        self._run_jobs()
         self.assertTrue(newsletter.esp_binding_ids, "synced while opted in")
         # Unsubscribing takes her out of the default domain (no sale, no opt-in).
         newsletter.write({"esp_marketing_opt_in": False})
@@ -52,46 +64,38 @@ class TestEngine(EspSyncCase):
             res_id=newsletter.id, event_type="consent", state="pending"
         )
         self.assertEqual(consent.backend_id, self.backend, "the opt-out still goes")
-        with self._mock() as rsps:
-            self._klaviyo_ok(rsps)
-            self._run_jobs()
-            self.assertEqual(
-                len(self._bodies(rsps, "/api/profile-subscription-bulk-delete-jobs")), 1
-            )
+        adapter = adapters[self.backend.id]
+        adapter.calls.clear()
+        self._run_jobs()
+        (sent,) = adapter.calls_of("update_consent")
+        self.assertEqual(sent[0]["email"], "nina@example.com")
+        self.assertEqual(sent[0]["status"], "unsubscribed")
 
     def test_failed_profile_never_holds_back_an_opt_out(self):
+        adapter = self._recording_of_backend()
+        adapter.fail(
+            "upsert_profile",
+            EspError("bad phone", category="data", status=400),
+            times=10,
+        )
         self.customer.write({"city": "York", "esp_marketing_opt_in": True})
-        with self._mock() as rsps:
-            rsps.add(
-                "POST",
-                f"{KLAVIYO_URL}/api/profile-import",
-                status=400,
-                json={"errors": [{"status": 400, "detail": "bad phone"}]},
-            )
-            rsps.add(
-                "POST",
-                f"{KLAVIYO_URL}/api/profile-subscription-bulk-create-jobs",
-                status=202,
-            )
-            rsps.add("GET", f"{KLAVIYO_URL}/api/profiles", json={"data": []})
-            self._run_jobs()
+        self._run_jobs()
         profile = self._ledger(res_id=self.customer.id, event_type="profile")
         self.assertEqual(profile.state, "failed")
+        adapter.calls.clear()
         self.customer.write({"esp_marketing_opt_in": False})
-        with self._mock() as rsps:
-            self._klaviyo_ok(rsps)
-            self._run_jobs()
-            self.assertEqual(
-                len(self._bodies(rsps, "/api/profile-subscription-bulk-delete-jobs")), 1
-            )
+        self._run_jobs()
+        (sent,) = adapter.calls_of("update_consent")
+        self.assertEqual(sent[0]["status"], "unsubscribed")
+        self.assertNotIn("upsert_profile", adapter.methods())
         self.assertEqual(profile.state, "failed", "the profile still waits for a fix")
 
     def test_archived_backend_sends_nothing_and_keeps_events(self):
         self.customer.write({"city": "York"})
         self.backend.active = False
-        with self._mock() as rsps:
-            self._run_jobs()
-            self.assertFalse(rsps.calls)
+        adapters = self._recording()
+        self._run_jobs()
+        self.assertFalse(adapters, "no adapter was even asked for")
         event = self._ledger(res_id=self.customer.id, event_type="profile")
         self.assertEqual(event.state, "pending")
 
@@ -104,9 +108,9 @@ class TestEngine(EspSyncCase):
             other.execute(
                 "SELECT pg_advisory_xact_lock(%s, %s)", (self.backend.id, key)
             )
-            with self._mock() as rsps:
-                outcome = delivery._esp_deliver_group(self.backend, group_ref)
-                self.assertFalse(rsps.calls)
+            adapters = self._recording()
+            outcome = delivery._esp_deliver_group(self.backend, group_ref)
+            self.assertFalse(adapters)
         self.assertTrue(outcome.busy, "the group is left to the job holding it")
         event = self._ledger(res_id=self.customer.id, event_type="profile")
         self.assertEqual(event.state, "pending")
@@ -116,15 +120,10 @@ class TestEngine(EspSyncCase):
         order._action_cancel()
         order.action_draft()
         order.action_confirm()
-        with self._mock() as rsps:
-            self._klaviyo_ok(rsps)
-            self._run_jobs()
-            metrics = [
-                self._metric(b)
-                for b in self._bodies(rsps, "/api/events")
-                if self._metric(b) != "Ordered Product"
-            ]
-        self.assertEqual(metrics, ["Placed Order", "Cancelled Order", "Placed Order"])
+        adapter = self._recording_of_backend()
+        self._run_jobs()
+        kinds = [event[0]["kind"] for event in adapter.calls_of("send_order_event")]
+        self.assertEqual(kinds, ["placed", "cancelled", "placed"])
 
     @mute_logger("odoo.sql_db")
     def test_broken_domain_never_breaks_a_partner_edit(self):
@@ -142,9 +141,8 @@ class TestEngine(EspSyncCase):
     def test_vacuum_forgets_old_profile_rows_but_keeps_order_keys(self):
         self.customer.write({"city": "York"})
         order = self._order()
-        with self._mock() as rsps:
-            self._klaviyo_ok(rsps)
-            self._run_jobs()
+        self._recording()
+        self._run_jobs()
         sent = self._ledger(state="sent")
         self.assertTrue({"profile", "order_placed"} <= set(sent.mapped("event_type")))
         sent.write({"occurred_at": "2020-01-01 00:00:00"})
