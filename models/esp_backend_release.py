@@ -61,7 +61,8 @@ class EspBackend(models.Model):
             return 0, 0
         orders = self._esp_held_orders(limit)
         ready = orders._esp_release_ready(self.release_gate)
-        ready._esp_capture("order_released", self)
+        # The profile's "Orders Awaiting Release" changes with it.
+        ready._esp_capture_with_profile("order_released", self)
         limit_date = fields.Datetime.now() - timedelta(
             hours=self.release_timeout_hours or 0
         )
@@ -100,6 +101,38 @@ class EspBackend(models.Model):
         )
         ids = [row[0] for row in self.env.cr.fetchall()]
         return self.env["sale.order"].sudo().browse(ids)
+
+    def _esp_awaiting_release(self, commerce):
+        """Add "Orders Awaiting Release" to the profiles of buyers
+        (``{email: properties}``, in place): one SQL count for all."""
+        buyers = [email for email, props in commerce.items() if props]
+        if not buyers:
+            return commerce
+        self.env.flush_all()
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT p.email_normalized, count(so.id)
+                  FROM sale_order so
+                  JOIN res_partner p ON p.id = so.partner_id
+                 WHERE p.email_normalized = ANY(%(emails)s)
+                   AND so.state = 'sale' AND so.company_id = %(company)s
+                   AND NOT EXISTS (
+                       SELECT 1 FROM esp_sync_event e
+                        WHERE e.res_id = so.id AND e.res_model = 'sale.order'
+                          AND e.backend_id = %(backend)s
+                          AND e.event_type = 'order_released')
+                 GROUP BY p.email_normalized
+                """,
+                emails=buyers,
+                company=self.company_id.id,
+                backend=self.id,
+            )
+        )
+        waiting = dict(self.env.cr.fetchall())
+        for email in buyers:
+            commerce[email]["Orders Awaiting Release"] = waiting.get(email, 0)
+        return commerce
 
     def _esp_flag_overdue(self, order):
         """One exception (sales) and one to-do for the order's salesperson."""

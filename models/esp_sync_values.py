@@ -287,6 +287,8 @@ class EspSyncValues(models.AbstractModel):
                 for sibling in siblings
             }
             backend._esp_company_figures(result, per_company)
+        if backend.release_gate != "none":
+            backend._esp_awaiting_release(result)
         return result
 
     @api.model

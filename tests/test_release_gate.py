@@ -74,7 +74,21 @@ class TestReleaseGate(EspSyncCase):
             active_model="account.move", active_ids=invoice.ids
         ).create({})._create_payments()
         self.assertIn(invoice.payment_state, ("paid", "in_payment"))
+        commerce = values._esp_commerce_properties
+        email = self.customer.email_normalized
+        self.assertEqual(
+            commerce(self.backend, [email])[email]["Orders Awaiting Release"], 1
+        )
+        profiles = len(self._ledger(res_model="res.partner", res_id=self.customer.id))
         self.assertEqual(self._release(), (1, 0))
+        self.assertEqual(
+            commerce(self.backend, [email])[email]["Orders Awaiting Release"], 0
+        )
+        self.assertEqual(
+            len(self._ledger(res_model="res.partner", res_id=self.customer.id)),
+            profiles + 1,
+            "the profile is refreshed with the release",
+        )
         snapshot = values._esp_order(self.backend, order)
         self.assertEqual(snapshot.financial_status, "paid")
         self.assertTrue(snapshot.released_at)
