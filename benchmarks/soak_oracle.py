@@ -6,6 +6,7 @@ failed to record counts as lost.
 """
 
 import collections
+import re
 import statistics
 
 from servers import http_json
@@ -17,6 +18,9 @@ KLAVIYO_METRICS = {
     "returned": "Returned Items",
     "refunded": "Refunded Order",
 }
+
+
+EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 
 
 class Report:
@@ -140,9 +144,11 @@ class Oracle:
     def consent_evidence(self):
         """For each consent mismatch: the flips, and what each ESP holds."""
         emails = {
-            line.split(": ", 1)[1].split(" ", 1)[0]
+            found.group(0)
             for line in self.report.details
             if line.startswith("consent:")
+            for found in [EMAIL.search(line.split("): ", 1)[-1])]
+            if found
         }
         klaviyo = self._account("klaviyo")["profiles"].values()
         return {

@@ -52,6 +52,12 @@ class EspSyncBinding(models.Model):
         "is an echo, not a new decision.",
     )
     last_consent_sent_at = fields.Datetime(readonly=True)
+    suppression_lifted_at = fields.Datetime(
+        readonly=True,
+        help="When esp_sync last asked the ESP to lift the suppression it had "
+        "set: a suppression read back from before then (or a few minutes "
+        "after, the ESP's jobs being asynchronous) is that one, not news.",
+    )
     audience_id = fields.Char(
         "Audience",
         readonly=True,
@@ -138,6 +144,8 @@ class EspSyncBinding(models.Model):
                 "suppressed" if values.suppressed else consent.value
             )
             vals["last_consent_sent_at"] = vals["last_sync_at"]
+            if values.lift_suppression and not values.suppressed:
+                vals["suppression_lifted_at"] = vals["last_sync_at"]
         if event.event_type in ("profile", "catalog"):
             vals["last_payload_hash"] = payload_hash
         if result.external_id:

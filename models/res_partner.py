@@ -1,5 +1,6 @@
 # Copyright 2026 esp_sync developers
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+import datetime
 import logging
 from datetime import timedelta
 
@@ -12,6 +13,10 @@ from .. import const
 from .esp_sync_values import RECENT_RETURN_DAYS
 
 logger = logging.getLogger(__name__)
+
+# A suppression dated up to this long after esp_sync asked to lift its own is
+# taken as that one (the ESP applies both asynchronously).
+SUPPRESSION_LIFT_MARGIN = timedelta(minutes=15)
 
 
 class ResPartner(models.Model):
@@ -371,6 +376,16 @@ class ResPartner(models.Model):
         )
         if sent == "suppressed":
             return True  # any opt-out after our suppression is its echo
+        lifted = bindings.suppression_lifted_at
+        if reported == "suppressed" and lifted and update.occurred_at:
+            # The suppression esp_sync asked to lift, still being lifted by
+            # the ESP's asynchronous jobs.
+            occurred = update.occurred_at
+            if occurred.tzinfo:
+                occurred = occurred.astimezone(datetime.timezone.utc)
+            occurred = occurred.replace(tzinfo=None)
+            if occurred <= lifted + SUPPRESSION_LIFT_MARGIN:
+                return True
         return sent == reported == "unsubscribed"
 
     @api.model

@@ -2,9 +2,12 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 """The defects seen on a real server (issue 8), each reproduced and fixed."""
 
+import datetime
+
 from odoo import fields
 from odoo.tools import mute_logger
 
+from ..providers.events import ConsentUpdate
 from .common import KLAVIYO_URL, EspSyncCase
 
 
@@ -371,3 +374,36 @@ class TestEngineDefects(EspSyncCase):
             [("event_type", "=", "profile"), ("res_id", "in", people.ids)]
         )
         self.assertEqual(len(rows), 60 + 10 + 60, "one row per change and backend")
+
+    def test_a_suppression_being_lifted_is_no_news(self):
+        """Read back while the ESP still applies the lift esp_sync asked
+        for, the old suppression is not a new opt-out (it would blacklist
+        the person who just opted in again); a newer one is."""
+        binding = self.env["esp.sync.binding"]._esp_get(
+            self.backend, self.customer, "consent"
+        )
+        lifted = fields.Datetime.now()
+        binding.write(
+            {
+                "last_consent_sent": "unsubscribed",
+                "last_consent_sent_at": lifted,
+                "suppression_lifted_at": lifted,
+            }
+        )
+
+        def suppressed(at):
+            return ConsentUpdate(
+                email=self.customer.email_normalized,
+                status="suppressed",
+                occurred_at=at.replace(tzinfo=datetime.timezone.utc),
+            )
+
+        partners = self.env["res.partner"]
+        before = lifted - datetime.timedelta(minutes=1)
+        self.assertTrue(
+            partners._esp_is_echo(self.backend, self.customer, suppressed(before))
+        )
+        later = lifted + datetime.timedelta(hours=2)
+        self.assertFalse(
+            partners._esp_is_echo(self.backend, self.customer, suppressed(later))
+        )

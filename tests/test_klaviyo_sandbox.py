@@ -345,6 +345,34 @@ class TestKlaviyoSandbox(EspSyncCase, HttpCase):
         self.assertFalse(self.customer.esp_marketing_opt_in)
         self._assert_clean()
 
+    def test_lifting_a_suppression_never_brings_back_a_subscription(self):
+        """Subscribed, then blacklisted (suppressed), then the opt-in cleared
+        and the blacklist entry removed: the suppression goes and the
+        person stays unsubscribed (seen in the full soak: the old
+        subscription came back with the lift)."""
+        self.customer.write({"esp_marketing_opt_in": True})
+        self._run_jobs()
+        blacklist = self.env["mail.blacklist"]
+        blacklist._add(self.email)
+        self._run_jobs()
+        self.assertTrue(self._profile()["subscriptions"]["email"]["suppression"])
+        self.customer.write({"esp_marketing_opt_in": False})
+        blacklist._remove(self.email)
+        self._run_jobs()
+        email = self._profile()["subscriptions"]["email"]
+        reasons = [entry["reason"] for entry in email["suppression"]]
+        self.assertNotIn("USER_SUPPRESSED", reasons, "the suppression is lifted")
+        self.assertNotEqual(email["consent"], "SUBSCRIBED")
+        binding = self.env["esp.sync.binding"].search(
+            [
+                ("backend_id", "=", self.backend.id),
+                ("res_id", "=", self.customer.id),
+                ("stream", "=", "consent"),
+            ]
+        )
+        self.assertTrue(binding.suppression_lifted_at)
+        self._assert_clean()
+
     # ------------------------------------------------------- catalogue, stock
     def _variant(self, product):
         variants = self._state()["catalog_variants"]

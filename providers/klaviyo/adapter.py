@@ -114,11 +114,15 @@ class KlaviyoAdapter(CatalogMixin, BulkMixin, InboundMixin, EspAdapter):
         self._require_email(consent.email)
         if lift:
             # The Odoo blacklist entry was removed: the suppression esp_sync set
-            # goes too; an opt-in, if any, follows.
+            # goes too; an opt-in, if any, follows. Without one, the profile is
+            # unsubscribed as well: lifting a suppression must never bring
+            # back a subscription the person had before it (no re-subscribe).
             body = b.build_unsuppress_request([consent.email])
             self._request("POST", const.PATH_UNSUPPRESS_JOBS, json=body.dump())
             if consent.status != ConsentStatus.SUBSCRIBED:
-                return self._result(detail={"action": "unsuppressed"})
+                body = b.build_unsubscribe_request([consent.email])
+                self._request("POST", const.PATH_UNSUBSCRIBE_JOBS, json=body.dump())
+                return self._result(detail={"action": "unsuppressed, unsubscribed"})
         if consent.suppressed:
             body = b.build_suppress_request([consent.email])
             path, action = const.PATH_SUPPRESS_JOBS, "suppressed"
