@@ -373,6 +373,9 @@ class EspBackend(models.Model):
             or "",
             extra={
                 "api_endpoint": backend.dotdigital_api_endpoint or "",
+                # A Mailchimp store created by a backfill: the company's.
+                "store_name": backend.company_id.name,
+                "currency": backend.company_id.currency_id.name,
                 # Tags Odoo owns (Mailchimp deactivates only these).
                 "managed_tags": backend.env["res.partner.category"]
                 .with_context(active_test=False)

@@ -292,8 +292,17 @@ class EcommerceMixin:
         return self._result(external_id=store, detail={"created": False})
 
     def begin_backfill(self):
-        """A backfill runs with ``is_syncing`` on, so automations hold off."""
+        """A backfill runs with ``is_syncing`` on, so automations hold off.
+
+        The store is created first when no live order has created it yet
+        (a backfill right after set-up), named and priced as the company.
+        """
         if self.settings.mailchimp_store_id:
+            extra = self.settings.extra
+            self.ensure_store(
+                extra.get("store_name") or self._store_id(),
+                extra.get("currency") or "EUR",
+            )
             self.set_store_syncing(True)
 
     def end_backfill(self):
