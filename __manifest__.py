@@ -22,6 +22,7 @@
         "data/ir_cron_data.xml",
         "wizards/esp_backfill_wizard_views.xml",
         "wizards/esp_sync_exception_ignore_views.xml",
+        "wizards/esp_sync_preview_views.xml",
         "views/esp_backend_views.xml",
         "views/esp_audience_rule_views.xml",
         "views/esp_field_mapping_views.xml",

@@ -25,3 +25,4 @@ from . import test_email_change_sandbox
 from . import test_operations
 from . import test_job_guard
 from . import test_release_gate
+from . import test_preview

@@ -1,2 +1,3 @@
 from . import esp_backfill_wizard
 from . import esp_sync_exception_ignore
+from . import esp_sync_preview
