@@ -37,6 +37,7 @@
         "views/res_config_settings_views.xml",
         "views/esp_backfill_views.xml",
         "views/menus.xml",
+        "views/esp_consent_log_views.xml",
     ],
     "demo": ["demo/esp_backend_demo.xml"],
 }

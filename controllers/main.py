@@ -80,6 +80,7 @@ class EspWebhookController(http.Controller):
         applied = (
             request.env["res.partner"]
             .sudo()
+            .with_context(esp_consent_source="esp_webhook")
             ._esp_apply_consent_updates(backend, updates)
         )
         _logger.info(

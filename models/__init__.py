@@ -1,4 +1,5 @@
 from . import esp_secret
+from . import esp_consent_log
 from . import esp_backend
 from . import esp_backend_scope
 from . import esp_backend_mailchimp

@@ -101,6 +101,7 @@ class EspBackendJobs(models.Model):
                 ) from err
             self.env["esp.sync.exception"]._esp_record(self, self, err)
             return str(err)
-        applied = self.env["res.partner"]._esp_apply_consent_updates(self, updates)
+        partners = self.env["res.partner"].with_context(esp_consent_source="esp_poll")
+        applied = partners._esp_apply_consent_updates(self, updates)
         self.sudo().last_consent_poll_at = started
         return f"{len(updates)} consent changes read, {applied} partners updated"

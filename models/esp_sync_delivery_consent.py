@@ -29,7 +29,7 @@ class EspSyncDeliveryConsent(models.AbstractModel):
         update = adapter.read_consent(values.email)
         if update is None or self._esp_opt_out_is_ours(backend, record, update):
             return None  # subscribed, unknown, or our own opt-out read back
-        partners = self.env["res.partner"]
+        partners = self.env["res.partner"].with_context(esp_consent_source="esp_read")
         partners._esp_apply_consent_updates(backend, [update])
         return _(
             "%(provider)s reports an opt-out (%(status)s) Odoo had not heard "

@@ -14,6 +14,9 @@ from .esp_sync_values import RECENT_RETURN_DAYS
 
 logger = logging.getLogger(__name__)
 
+# Context key: this consent change is already in the consent history.
+LOGGED = "esp_consent_logged"
+
 # A suppression dated up to this long after esp_sync asked to lift its own is
 # taken as that one (the ESP applies both asynchronously).
 SUPPRESSION_LIFT_MARGIN = timedelta(minutes=15)
@@ -128,6 +131,9 @@ class ResPartner(models.Model):
     @api.model_create_multi
     def create(self, vals_list):
         partners = super().create(vals_list)
+        self.env["esp.consent.log"]._esp_log(
+            partners.filtered("esp_marketing_opt_in"), "opt_in"
+        )
         partners.filtered("email")._esp_capture("profile")
         partners.filtered(lambda p: p.email and p.esp_marketing_opt_in)._esp_capture(
             "consent"
@@ -135,6 +141,8 @@ class ResPartner(models.Model):
         return partners
 
     def write(self, vals):
+        if "esp_marketing_opt_in" in vals and not self.env.context.get(LOGGED):
+            self._esp_log_opt_in_change(bool(vals["esp_marketing_opt_in"]))
         if "esp_marketing_opt_in" in vals:
             if vals["esp_marketing_opt_in"]:
                 vals = dict(vals, esp_consent_withdrawn_at=False)
@@ -155,6 +163,13 @@ class ResPartner(models.Model):
         if capturing:
             self._esp_capture_write(set(vals), old_emails)
         return result
+
+    def _esp_log_opt_in_change(self, opted_in):
+        """Consent evidence for the partners whose opt-in really changes."""
+        changing = self.filtered(lambda p: bool(p.esp_marketing_opt_in) != opted_in)
+        self.env["esp.consent.log"]._esp_log(
+            changing, "opt_in" if opted_in else "opt_out"
+        )
 
     def _esp_capture_write(self, changed, old_emails):
         """What a write tells the ESPs: email moves, consent, profile."""
@@ -226,7 +241,7 @@ class ResPartner(models.Model):
         blacklist = self.env["mail.blacklist"].sudo().with_context(active_test=False)
         try:
             with self.env.cr.savepoint():
-                blacklist.with_context(**{const.NO_CAPTURE: True})._add(
+                blacklist.with_context(**{const.NO_CAPTURE: True, LOGGED: True})._add(
                     email, message=message
                 )
         except psycopg2.errors.UniqueViolation:
@@ -265,12 +280,20 @@ class ResPartner(models.Model):
                     ),
                 )
             to_clear = partners.filtered("esp_marketing_opt_in")
-            to_clear.with_context(**{const.NO_CAPTURE: True}).write(
+            to_clear.with_context(**{const.NO_CAPTURE: True, LOGGED: True}).write(
                 {"esp_marketing_opt_in": False}
             )
             if not listed or to_clear:
                 # An update matching Odoo's state changes nothing.
                 changed |= partners
+                self.env["esp.consent.log"]._esp_log(
+                    partners,
+                    "esp_opt_out",
+                    backend=backend,
+                    note=f"{update.status}: {update.reason}"
+                    if update.reason
+                    else update.status,
+                )
         # Other backends must learn it too, whoever masters consent there.
         backend_model = self.env["esp.backend"].sudo()
         others = backend_model.browse()

@@ -26,3 +26,4 @@ from . import test_operations
 from . import test_job_guard
 from . import test_release_gate
 from . import test_preview
+from . import test_consent_log

@@ -1,0 +1,182 @@
+# Copyright 2026 esp_sync developers
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+"""Consent evidence: every consent change esp_sync applies or receives.
+
+Append-only: rows are written in the transaction of the change, by code
+(as superuser), and nobody may edit or delete them (an erasure keeps the
+row and replaces the address by a keyed hash). Shown on the partner form
+and exportable as CSV for an audit.
+"""
+
+import csv
+import io
+
+from odoo import SUPERUSER_ID, _, api, fields, models
+from odoo.exceptions import AccessError
+
+EVENTS = [
+    ("opt_in", "Opted in"),
+    ("opt_out", "Opted out"),
+    ("blacklisted", "Blacklisted"),
+    ("unblacklisted", "Removed from the blacklist"),
+    ("esp_opt_out", "Opted out at the ESP"),
+]
+SOURCES = [
+    ("odoo_user", "Odoo user"),
+    ("website", "Website or portal"),
+    ("import", "Import"),
+    ("system", "System (automation, API)"),
+    ("esp_webhook", "ESP webhook"),
+    ("esp_poll", "ESP poll"),
+    ("esp_read", "ESP read before an opt-in"),
+]
+# Context key naming who made a change (webhook, poll...), set by callers.
+SOURCE_KEY = "esp_consent_source"
+CSV_COLUMNS = (
+    "date",
+    "email",
+    "partner",
+    "company",
+    "channel",
+    "event",
+    "source",
+    "backend",
+    "user",
+    "note",
+)
+
+
+class EspConsentLog(models.Model):
+    _name = "esp.consent.log"
+    _description = "Consent history"
+    _order = "date desc, id desc"
+    _rec_name = "email"
+
+    date = fields.Datetime(required=True, default=fields.Datetime.now, index=True)
+    partner_id = fields.Many2one("res.partner", ondelete="set null", index=True)
+    email = fields.Char(required=True, index=True)
+    company_id = fields.Many2one("res.company", index=True)
+    channel = fields.Selection([("email", "Email")], required=True, default="email")
+    event = fields.Selection(EVENTS, required=True)
+    source = fields.Selection(SOURCES, required=True)
+    backend_id = fields.Many2one(
+        "esp.backend", "From backend", ondelete="set null", index=True
+    )
+    user_id = fields.Many2one("res.users", "By", ondelete="set null")
+    note = fields.Char(help="The consent text or source, or the ESP's reason.")
+
+    # ----------------------------------------------------------- append-only
+    def write(self, vals):
+        raise AccessError(_("The consent history cannot be changed."))
+
+    def unlink(self):
+        if not self.env.context.get("esp_consent_log_erase"):
+            raise AccessError(_("The consent history cannot be deleted."))
+        return super().unlink()
+
+    # ---------------------------------------------------------------- record
+    @api.model
+    def _esp_source(self):
+        """Who is making the change in this environment."""
+        context = self.env.context
+        if context.get(SOURCE_KEY):
+            return context[SOURCE_KEY]
+        if context.get("import_file"):
+            return "import"
+        if self.env.uid == SUPERUSER_ID:
+            return "system"  # crons, automations, server code
+        return "website" if self.env.user.share else "odoo_user"
+
+    @api.model
+    def _esp_log(self, partners, event, backend=None, note=None):
+        """One row per partner with an email, in one INSERT."""
+        partners = partners.filtered("email_normalized")
+        if not partners:
+            return self.browse()
+        source = self._esp_source()
+        now = fields.Datetime.now()
+        return self.sudo().create(
+            [
+                {
+                    "date": now,
+                    "partner_id": partner.id,
+                    "email": partner.email_normalized,
+                    "company_id": (
+                        backend.company_id if backend else partner.company_id
+                    ).id,
+                    "event": event,
+                    "source": source,
+                    "backend_id": backend.id if backend else False,
+                    "user_id": self.env.uid,
+                    "note": note
+                    if note is not None
+                    else (partner.esp_consent_source or False)
+                    if event == "opt_in"
+                    else False,
+                }
+                for partner in partners
+            ]
+        )
+
+    @api.model
+    def _esp_log_blacklist(self, emails, event):
+        """Blacklist changes, per partner using those addresses."""
+        partners = (
+            self.env["res.partner"]
+            .sudo()
+            .with_context(active_test=False)
+            .search([("email_normalized", "in", list(emails))])
+        )
+        return self._esp_log(partners, event)
+
+    # ---------------------------------------------------------------- export
+    def action_export_csv(self):
+        """The selected rows as a CSV file for an audit (opens a download)."""
+        self.env["esp.sync.exception"]._esp_check_manager()
+        stream = io.StringIO()
+        writer = csv.writer(stream)
+        writer.writerow(CSV_COLUMNS)
+        events, sources = dict(EVENTS), dict(SOURCES)
+        for row in self.sorted(lambda r: (r.date, r.id)):
+            writer.writerow(
+                (
+                    fields.Datetime.to_string(row.date),
+                    row.email,
+                    row.partner_id.display_name or "",
+                    row.company_id.name or "",
+                    row.channel,
+                    events[row.event],
+                    sources[row.source],
+                    row.backend_id.name or "",
+                    row.user_id.name or "",
+                    row.note or "",
+                )
+            )
+        attachment = (
+            self.env["ir.attachment"]
+            .sudo()
+            .create(
+                {
+                    "name": "consent_history.csv",
+                    "raw": stream.getvalue().encode(),
+                    "mimetype": "text/csv",
+                    "res_model": self._name,
+                }
+            )
+        )
+        return {
+            "type": "ir.actions.act_url",
+            "url": f"/web/content/{attachment.id}?download=true",
+            "target": "self",
+        }
+
+
+class ResPartner(models.Model):
+    _inherit = "res.partner"
+
+    esp_consent_log_ids = fields.One2many(
+        "esp.consent.log",
+        "partner_id",
+        "Consent history",
+        groups="esp_sync.group_esp_sync_user",
+    )
