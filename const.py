@@ -80,6 +80,7 @@ EVENT_TABLE = {
     spec.code: spec
     for spec in (
         EventType("consent", "Consent", "consent", 1, urgent=True, coalesce=True),
+        EventType("erasure", "Erasure", "consent", 2, urgent=True),
         EventType("email_change", "Email change", "profile", 3),
         EventType("profile", "Profile", "profile", 5, coalesce=True),
         EventType("order_placed", "Placed Order", "order", 10, True, False, "placed"),

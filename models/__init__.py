@@ -42,3 +42,4 @@ from . import esp_sync_exception_owner
 from . import esp_backend_release
 from . import esp_backend_dotdigital
 from . import sale_order_release
+from . import esp_erasure

@@ -33,6 +33,8 @@ class EspSyncDeliveryUnit(models.AbstractModel):
         Returns the adapter's DeliveryResult, or None when nothing was sent.
         """
         row = unit[0]
+        if row.event_type == "erasure":
+            return self._esp_deliver_erasure(backend, adapter, row)
         record = self.env[row.res_model].sudo().browse(row.res_id).exists()
         if not record:
             self._esp_mark_done(unit, _("The record was deleted before delivery."))

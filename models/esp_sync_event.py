@@ -171,6 +171,8 @@ class EspSyncEvent(models.Model):
                 # never hold back an opt-out. Right after an email change it
                 # waits for the move, or it would create a second person.
                 group_ref += ":consent"
+            elif event_type == "erasure":
+                group_ref += ":erasure"  # never held behind the person's rows
             rows.append(
                 (
                     backend.id,

@@ -97,6 +97,13 @@ class EspSyncMixin(models.AbstractModel):
                 targets.setdefault(backend, []).append(record)
         entries = []
         partner_of = {record.id: record._esp_partner() for record in self}
+        # Nothing about a person erased at the ESPs ever leaves again.
+        erased = {rid for rid, p in partner_of.items() if p.esp_erased_at}
+        if erased:
+            targets = {
+                backend: [r for r in records if r.id not in erased]
+                for backend, records in targets.items()
+            }
         everyone = self.env["res.partner"].sudo().union(*partner_of.values())
         # Whose companies: computed once for the whole capture.
         people_companies = (

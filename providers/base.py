@@ -273,6 +273,15 @@ class EspAdapter(abc.ABC):
             code="email_change_unsupported",
         )
 
+    def erase_profile(self, erasure):
+        """Delete the person for good (:class:`events.Erasure`): the ESP's
+        own deletion request; a person it does not know is no error."""
+        raise EspError(
+            f"{self.provider} cannot erase a person yet",
+            category=ErrorCategory.CONFIGURATION,
+            code="erasure_unsupported",
+        )
+
     def upsert_catalog_item(self, item):
         """Create or update a product (template with variants)."""
         return DeliveryResult(skipped_reason="catalogue not supported", requests=0)

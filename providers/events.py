@@ -169,6 +169,19 @@ class InventoryLevel:
 
 
 @dataclasses.dataclass(frozen=True)
+class Erasure:
+    """Right to erasure: delete the person at the ESP, for good.
+
+    ``email`` is the address the ESP knows them by (captured when the
+    erasure was asked, so it works after the Odoo record is gone);
+    ``audiences``: every Mailchimp audience they may be in.
+    """
+
+    email: str
+    audiences: tuple = ()
+
+
+@dataclasses.dataclass(frozen=True)
 class EmailChange:
     """A person's address changed in Odoo: move them at the ESP, never copy.
 

@@ -69,7 +69,7 @@ class TestKlaviyoSandbox(EspSyncCase, HttpCase):
     def _profile(self, email=None):
         email = email or self.email
         profiles = self._state()["profiles"].values()
-        return next(p for p in profiles if p["email"] == email)
+        return next((p for p in profiles if p["email"] == email), None)
 
     def _events(self):
         """(metric, OrderId, value, unique_id, properties) in arrival order."""
@@ -372,6 +372,49 @@ class TestKlaviyoSandbox(EspSyncCase, HttpCase):
         )
         self.assertTrue(binding.suppression_lifted_at)
         self._assert_clean()
+
+    def test_erasure_forgets_the_person_and_nothing_recreates_them(self):
+        """Forget in email platforms: one deletion request per backend that
+        knew the person, none for the others; then edits and orders send
+        nothing; the audit keeps a keyed hash, never the address."""
+        other = self._other_company_backend()
+        self.customer.write({"esp_marketing_opt_in": True, "city": "York"})
+        self._order(qty=1)
+        self._run_jobs()
+        self.assertTrue(self._profile())
+        self.customer.action_esp_erase()
+        erasures = self._ledger(event_type="erasure")
+        self.assertEqual(erasures.backend_id, self.backend, "only who knew her")
+        self._run_jobs()
+        self.assertIsNone(self._profile(), "gone at Klaviyo")
+        self.assertEqual(erasures.state, "sent")
+        self.assertFalse(erasures.old_email, "the ledger forgets the address")
+        self.assertEqual(
+            set(
+                self._ledger(res_model="res.partner", res_id=self.customer.id).mapped(
+                    "record_name"
+                )
+            ),
+            {"(erased)"},
+        )
+        audit = self.env["esp.erasure.log"].search([])
+        self.assertEqual(audit.mapped("outcome"), ["done", "requested"])
+        self.assertNotIn(self.email, audit.mapped("email_hash"))
+        self.assertEqual(len(set(audit.mapped("email_hash"))), 1)
+        self.assertFalse(
+            self.env["esp.sync.binding"].search(
+                [("res_model", "=", "res.partner"), ("res_id", "=", self.customer.id)]
+            )
+        )
+        # Nothing recreates her: an edit, a new order, a blacklist change.
+        ledger = self.events.search_count([])
+        self.customer.write({"city": "Hull", "esp_marketing_opt_in": False})
+        self._order(qty=1)
+        self.env["mail.blacklist"]._add(self.email)
+        self.assertEqual(self.events.search_count([]), ledger)
+        self._run_jobs()
+        self.assertIsNone(self._profile())
+        self.assertFalse(other.id in erasures.backend_id.ids)
 
     # ------------------------------------------------------- catalogue, stock
     def _variant(self, product):

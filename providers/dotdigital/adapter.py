@@ -26,6 +26,7 @@ from . import const, identity, payloads
 from .bulk import BulkMixin
 from .catalog import CatalogMixin
 from .dates import iso
+from .erasure import ErasureMixin
 from .errors import error_from_response
 from .inbound import InboundMixin
 from .orders import OrdersMixin
@@ -50,7 +51,9 @@ def data_field_name(key):
     return name
 
 
-class DotdigitalAdapter(InboundMixin, OrdersMixin, CatalogMixin, BulkMixin, EspAdapter):
+class DotdigitalAdapter(
+    ErasureMixin, InboundMixin, OrdersMixin, CatalogMixin, BulkMixin, EspAdapter
+):
     """Dotdigital behind the :class:`EspAdapter` interface."""
 
     provider = "dotdigital"

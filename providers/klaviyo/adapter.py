@@ -18,13 +18,14 @@ from . import const, identity
 from . import payloads as p
 from .bulk import BulkMixin
 from .catalog import CatalogMixin
+from .erasure import ErasureMixin
 from .errors import error_from_response
 from .inbound import InboundMixin
 
 _logger = logging.getLogger(__name__)
 
 
-class KlaviyoAdapter(CatalogMixin, BulkMixin, InboundMixin, EspAdapter):
+class KlaviyoAdapter(ErasureMixin, CatalogMixin, BulkMixin, InboundMixin, EspAdapter):
     """Klaviyo API (revision ``settings.klaviyo_revision``) with a private key."""
 
     provider = "klaviyo"

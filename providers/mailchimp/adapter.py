@@ -21,6 +21,7 @@ from ..events import ConsentStatus
 from . import const, identity, payloads, util
 from .bulk import BulkMixin
 from .ecommerce import EcommerceMixin
+from .erasure import ErasureMixin
 from .errors import error_from_response
 from .inbound import InboundMixin
 
@@ -47,7 +48,9 @@ def merge_tag(key):
     return tag
 
 
-class MailchimpAdapter(InboundMixin, EcommerceMixin, BulkMixin, EspAdapter):
+class MailchimpAdapter(
+    ErasureMixin, InboundMixin, EcommerceMixin, BulkMixin, EspAdapter
+):
     """Mailchimp Marketing API v3 behind the :class:`EspAdapter` interface."""
 
     provider = "mailchimp"

@@ -93,6 +93,7 @@ class DotdigitalApp(V2Mixin, ContactsMixin, InsightMixin, JobsMixin, ProviderApp
             ),
             ("GET", contact, self._get_contact),
             ("PATCH", contact, self._patch_contact),
+            ("DELETE", contact, self._delete_contact),
             ("GET", insight + "/collections", self._collections),
             ("POST", insight + "/collections/{collectionName}", self._add_collection),
             ("GET", insight + "/account/{collectionName}/{recordId}", self._get_record),

@@ -143,6 +143,28 @@ class ContactsMixin:
             raise self._not_found(identifier, value)
         return self._contact_view(state, contact)
 
+    def _delete_contact(self, request, state):
+        """``DELETE /contacts/v3/{identifier}/{value}``: the contact goes, and
+        its insight records with it (erasure)."""
+        identifier = request.path_params["identifier"]
+        value = request.path_params["value"]
+        contact = self._lookup(state, identifier, value)
+        if contact is None:
+            raise self._not_found(identifier, value)
+        del state["contacts"][contact["contactId"]]
+        state["emails"] = {
+            email: cid
+            for email, cid in state["emails"].items()
+            if cid != contact["contactId"]
+        }
+        state["records"] = {
+            key: record
+            for key, record in state.get("records", {}).items()
+            if record.get("ownerContactId") != contact["contactId"]
+        }
+        state.setdefault("erased", []).append(contact["contactId"])
+        return Response(200, {"contactId": contact["contactId"]})
+
     def _patch_contact(self, request, state):
         body = request.json
         self._validate(

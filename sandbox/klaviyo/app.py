@@ -23,7 +23,7 @@ from .common import (
 )
 from .consent import ConsentMixin
 from .events import EventsMixin
-from .identity import IdentityMixin
+from .identity import ErasureMixin, IdentityMixin
 from .jobs import JobsMixin
 from .profiles import ProfilesMixin
 from .webhooks import WebhooksMixin
@@ -31,6 +31,7 @@ from .webhooks import WebhooksMixin
 
 class KlaviyoApp(
     IdentityMixin,
+    ErasureMixin,
     ProfilesMixin,
     EventsMixin,
     ConsentMixin,
@@ -61,6 +62,7 @@ class KlaviyoApp(
             ("PATCH", "/api/profiles/{id}", self.update_profile),
             ("POST", "/api/profile-import", self.profile_import),
             ("POST", "/api/profile-merge", self.merge_profiles),
+            ("POST", "/api/data-privacy-deletion-jobs", self.deletion_job),
             ("GET", "/api/events", self.get_events),
             ("POST", "/api/events", self.create_event),
             ("GET", "/api/events/{id}", self.get_event),

@@ -93,3 +93,37 @@ class IdentityMixin:
             max(target["last_event_date"] or 0, source["last_event_date"] or 0) or None
         )
         target["updated"] = self.now()
+
+
+class ErasureMixin:
+    """``POST /api/data-privacy-deletion-jobs``: the profile and its events go."""
+
+    def deletion_job(self, request):
+        """Delete the profile named by email (or phone), its events and list
+        memberships; 202 whether or not it existed, as Klaviyo answers."""
+        attributes = request.json["data"]["attributes"]["profile"]["data"]
+        attributes = attributes.get("attributes") or {}
+        with self.lock:
+            state = self._state(request)
+            for name in ("email", "phone_number"):
+                value = attributes.get(name)
+                if name == "email" and value:
+                    value = value.lower()
+                profile_id = value and state["index"][name].get(value)
+                if profile_id:
+                    self._erase(state, state["profiles"][profile_id])
+                    break
+        return Response(202, None)
+
+    @staticmethod
+    def _erase(state, profile):
+        for name in IDENTIFIERS:
+            index = state["index"][name]
+            value = profile.get(name)
+            if value and index.get(value) == profile["id"]:
+                del index[value]
+        state["events"] = [
+            e for e in state["events"] if e.get("profile_id") != profile["id"]
+        ]
+        del state["profiles"][profile["id"]]
+        state.setdefault("erased", []).append(profile["id"])
