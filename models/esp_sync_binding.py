@@ -58,6 +58,11 @@ class EspSyncBinding(models.Model):
         "set: a suppression read back from before then (or a few minutes "
         "after, the ESP's jobs being asynchronous) is that one, not news.",
     )
+    last_quantity_sent = fields.Float(
+        readonly=True,
+        help="Catalogue: the quantity a customer could buy that the ESP was "
+        "last told (back in stock when it was 0 and is no longer).",
+    )
     audience_id = fields.Char(
         "Audience",
         readonly=True,
@@ -148,6 +153,8 @@ class EspSyncBinding(models.Model):
                 vals["suppression_lifted_at"] = vals["last_sync_at"]
         if event.event_type in ("profile", "catalog"):
             vals["last_payload_hash"] = payload_hash
+        if event.event_type == "inventory" and values and not result.skipped_reason:
+            vals["last_quantity_sent"] = values[0].quantity
         if result.external_id:
             vals["external_id"] = result.external_id
         self.write(vals)

@@ -166,6 +166,8 @@ class EspSyncEvent(models.Model):
             mode = backend._esp_stream_mode(spec.stream)
             group_ref = f"{group._name},{group.id}"
             extra = extra or {}
+            # A type's lane, or urgent for one row (a variant back in stock).
+            urgent = spec.urgent or extra.get("urgent", False)
             if event_type == "consent" and not extra.get("after_email_change"):
                 # Consent travels on its own: a failed profile update must
                 # never hold back an opt-out. Right after an email change it
@@ -187,7 +189,7 @@ class EspSyncEvent(models.Model):
                     key,
                     extra.get("occurred_at") or now,
                     mode,
-                    const.PRIORITY_URGENT if spec.urgent else const.PRIORITY_BULK,
+                    const.PRIORITY_URGENT if urgent else const.PRIORITY_BULK,
                     now if mode == "realtime" else None,
                     extra.get("old_email"),
                     self.env.uid,
@@ -195,7 +197,7 @@ class EspSyncEvent(models.Model):
                 )
             )
             if mode == "realtime":
-                wake.add((backend.id, "urgent" if spec.urgent else "bulk"))
+                wake.add((backend.id, "urgent" if urgent else "bulk"))
         if not rows:
             return 0
         self.env.flush_all()

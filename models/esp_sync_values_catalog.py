@@ -103,13 +103,15 @@ class EspSyncValuesCatalog(models.AbstractModel):
 
     @api.model
     def _esp_quantity(self, variant, sold=True):
-        """Quantity on hand in the backend's company; none when not sold."""
+        """What a customer can buy now in the backend's company (available to
+        promise: on hand minus what is reserved for other orders, over the
+        company's warehouses); none when not sold."""
         if not sold or not variant.active:
             return 0.0
         if not variant.is_storable:
             # Stock is not tracked: always available, never hidden from feeds.
             return const.UNTRACKED_INVENTORY_QUANTITY
-        return max(variant.qty_available, 0.0)
+        return max(variant.free_qty, 0.0)
 
     @api.model
     def _esp_product_url(self, base, product):

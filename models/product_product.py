@@ -28,8 +28,34 @@ class ProductProduct(models.Model):
         backends = self.env["product.template"]._esp_catalog_backends(company)
         for backend in backends:
             templates = backend._esp_sync_products(self.product_tmpl_id)
-            for variant in self.filtered(lambda p, t=templates: p.product_tmpl_id in t):
-                variant._esp_capture("inventory", backend)
+            variants = self.filtered(lambda p, t=templates: p.product_tmpl_id in t)
+            back = variants._esp_back_in_stock(backend, company)
+            variants._esp_capture(
+                "inventory",
+                backend,
+                extra={variant.id: {"urgent": True} for variant in back},
+            )
+
+    def _esp_back_in_stock(self, backend, company):
+        """The variants of ``self`` the ESP last saw sold out that a customer
+        can buy again: their update overtakes bulk work (back-in-stock
+        flows must fire within seconds)."""
+        bindings = (
+            self.env["esp.sync.binding"]
+            .sudo()
+            .search(
+                [
+                    ("backend_id", "=", backend.id),
+                    ("res_model", "=", "product.product"),
+                    ("res_id", "in", self.ids),
+                    ("stream", "=", "catalog"),
+                    ("last_quantity_sent", "<=", 0),
+                    ("last_sync_at", "!=", False),
+                ]
+            )
+        )
+        sold_out = self.browse(bindings.mapped("res_id")).with_company(company)
+        return sold_out.filtered(lambda p: p.is_storable and p.free_qty > 0)
 
     # ------------------------------------------------------------------ capture
     @api.model_create_multi

@@ -515,6 +515,51 @@ class TestKlaviyoSandbox(EspSyncCase, HttpCase):
         self.assertIsNotNone(self._state()["bis"][0]["notified"], "back in stock")
         self._assert_clean()
 
+    def test_available_to_promise_and_back_in_stock_overtakes(self):
+        """What a customer can buy: a confirmed order reserving the last two
+        units makes it 0 before anything ships; its cancellation makes it 2
+        again, and that back-in-stock update travels on the urgent lane."""
+        template = self.env["product.template"].create(
+            {
+                "name": "Tent",
+                "type": "consu",
+                "is_storable": True,
+                "list_price": 200.0,
+                "taxes_id": [(5, 0, 0)],
+            }
+        )
+        tent = template.product_variant_id
+        self._set_stock(tent, 2)
+        self._run_jobs()
+        self.assertEqual(self._variant(tent)["inventory_quantity"], 2.0)
+        order = self.env["sale.order"].create(
+            {
+                "partner_id": self.customer.id,
+                "order_line": [(0, 0, {"product_id": tent.id, "product_uom_qty": 2})],
+            }
+        )
+        order.action_confirm()
+        self.assertEqual(order.picking_ids.state, "assigned")
+        self._run_jobs()
+        self.assertEqual(
+            self._variant(tent)["inventory_quantity"], 0.0, "reserved: not buyable"
+        )
+        self.assertEqual(tent.qty_available, 2.0, "still on the shelf")
+        mark = self.events.search([], order="id desc", limit=1).id
+        order._action_cancel()
+        rows = self.events.search(
+            [
+                ("id", ">", mark),
+                ("event_type", "=", "inventory"),
+                ("res_id", "=", tent.id),
+            ]
+        )
+        self.assertTrue(rows)
+        self.assertEqual(set(rows.mapped("priority")), {5}, "back in stock: urgent")
+        self._run_jobs()
+        self.assertEqual(self._variant(tent)["inventory_quantity"], 2.0)
+        self._assert_clean()
+
     def _set_stock(self, product, quantity):
         self.env["stock.quant"].with_context(inventory_mode=True).create(
             {

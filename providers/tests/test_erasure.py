@@ -59,6 +59,8 @@ def test_dotdigital_contact_deleted(sb):
     adapter = dd_adapter.DotdigitalAdapter(settings)
     adapter.upsert_profile(PROFILE)
     assert adapter.erase_profile(ERASURE).detail == {"action": "deleted"}
-    contacts = sb.state("dotdigital", "apiuser-sandbox-erase@apiconnector.com")["contacts"]
+    contacts = sb.state("dotdigital", "apiuser-sandbox-erase@apiconnector.com")[
+        "contacts"
+    ]
     assert contacts == {}
     assert adapter.erase_profile(ERASURE).detail == {"action": "unknown to Dotdigital"}
