@@ -273,6 +273,16 @@ class EspAdapter(abc.ABC):
             code="email_change_unsupported",
         )
 
+    def read_profiles(self, emails, property_names=()):
+        """``{email: RemoteProfile}`` for the ``emails`` the ESP knows (the
+        others are absent), with the values of ``property_names``: what the
+        reconciliation compares with Odoo."""
+        raise EspError(
+            f"{self.provider} cannot read profiles back yet",
+            category=ErrorCategory.CONFIGURATION,
+            code="read_unsupported",
+        )
+
     def erase_profile(self, erasure):
         """Delete the person for good (:class:`events.Erasure`): the ESP's
         own deletion request; a person it does not know is no error."""

@@ -169,6 +169,22 @@ class InventoryLevel:
 
 
 @dataclasses.dataclass(frozen=True)
+class RemoteProfile:
+    """A person as the ESP holds them, read back for reconciliation.
+
+    ``consent``: subscribed / unsubscribed / suppressed / never (the ESP's
+    neutral state); ``properties``: the ESP's values of the property names
+    asked for, keyed by those Odoo names (absent: the ESP has none).
+    """
+
+    email: str
+    consent: str
+    first_name: str = ""
+    last_name: str = ""
+    properties: dict = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
 class Erasure:
     """Right to erasure: delete the person at the ESP, for good.
 

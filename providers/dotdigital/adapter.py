@@ -30,6 +30,7 @@ from .erasure import ErasureMixin
 from .errors import error_from_response
 from .inbound import InboundMixin
 from .orders import OrdersMixin
+from .reconcile import ReconcileMixin
 
 # Data fields known to exist per (endpoint, user digest): one GET per process.
 _fields_cache = {}
@@ -52,7 +53,13 @@ def data_field_name(key):
 
 
 class DotdigitalAdapter(
-    ErasureMixin, InboundMixin, OrdersMixin, CatalogMixin, BulkMixin, EspAdapter
+    ReconcileMixin,
+    ErasureMixin,
+    InboundMixin,
+    OrdersMixin,
+    CatalogMixin,
+    BulkMixin,
+    EspAdapter,
 ):
     """Dotdigital behind the :class:`EspAdapter` interface."""
 

@@ -21,11 +21,14 @@ from .catalog import CatalogMixin
 from .erasure import ErasureMixin
 from .errors import error_from_response
 from .inbound import InboundMixin
+from .reconcile import ReconcileMixin
 
 _logger = logging.getLogger(__name__)
 
 
-class KlaviyoAdapter(ErasureMixin, CatalogMixin, BulkMixin, InboundMixin, EspAdapter):
+class KlaviyoAdapter(
+    ReconcileMixin, ErasureMixin, CatalogMixin, BulkMixin, InboundMixin, EspAdapter
+):
     """Klaviyo API (revision ``settings.klaviyo_revision``) with a private key."""
 
     provider = "klaviyo"

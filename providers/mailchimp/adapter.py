@@ -24,6 +24,7 @@ from .ecommerce import EcommerceMixin
 from .erasure import ErasureMixin
 from .errors import error_from_response
 from .inbound import InboundMixin
+from .reconcile import ReconcileMixin
 
 # Merge tags known to exist per (base url, key digest, list): one GET per
 # process instead of one per delivery.
@@ -49,7 +50,7 @@ def merge_tag(key):
 
 
 class MailchimpAdapter(
-    ErasureMixin, InboundMixin, EcommerceMixin, BulkMixin, EspAdapter
+    ReconcileMixin, ErasureMixin, InboundMixin, EcommerceMixin, BulkMixin, EspAdapter
 ):
     """Mailchimp Marketing API v3 behind the :class:`EspAdapter` interface."""
 
