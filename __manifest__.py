@@ -38,6 +38,7 @@
         "views/esp_backfill_views.xml",
         "views/menus.xml",
         "views/esp_consent_log_views.xml",
+        "views/esp_reconcile_views.xml",
     ],
     "demo": ["demo/esp_backend_demo.xml"],
 }

@@ -43,3 +43,5 @@ from . import esp_backend_release
 from . import esp_backend_dotdigital
 from . import sale_order_release
 from . import esp_erasure
+from . import esp_reconcile
+from . import esp_reconcile_line
