@@ -201,4 +201,7 @@ class EspBackend(models.Model):
                 name=self.name,
                 since=fields.Datetime.to_string(self.rate_limited_since),
             )
+        drift = self._esp_drift_problem()
+        if drift:
+            problems["drift"] = drift
         return problems

@@ -62,6 +62,12 @@ class EspReconcile(models.Model):
     progress = fields.Float(compute="_compute_progress")
     line_ids = fields.One2many("esp.reconcile.line", "reconcile_id", "Differences")
     open_line_count = fields.Integer(compute="_compute_line_counts")
+    scheduled = fields.Boolean(readonly=True, help="Started by the daily check.")
+    drift_percent = fields.Float(
+        "Drift (%)",
+        readonly=True,
+        help="Share of the contacts checked with at least one difference.",
+    )
     started_at = fields.Datetime(readonly=True)
     finished_at = fields.Datetime(readonly=True)
 
@@ -91,7 +97,9 @@ class EspReconcile(models.Model):
 
     # ---------------------------------------------------------------- actions
     def _esp_check_rights(self):
-        if not self.env.user.has_group("esp_sync.group_esp_sync_manager"):
+        if not self.env.su and not self.env.user.has_group(
+            "esp_sync.group_esp_sync_manager"
+        ):
             raise AccessError(_("Only ESP Sync managers can reconcile."))
 
     def action_start(self):
@@ -175,7 +183,16 @@ class EspReconcile(models.Model):
         if self.checked_count < len(ids):
             self._esp_enqueue_chunk()
             return _("%s contacts checked.", self.checked_count)
-        self.sudo().write({"state": "done", "finished_at": fields.Datetime.now()})
+        drifted = len(self.line_ids.partner_id)
+        self.sudo().write(
+            {
+                "state": "done",
+                "finished_at": fields.Datetime.now(),
+                "drift_percent": 100.0 * drifted / self.checked_count
+                if self.checked_count
+                else 0.0,
+            }
+        )
         self.message_post(
             body=_(
                 "Reconciliation finished: %(checked)s contacts checked, "
@@ -189,6 +206,68 @@ class EspReconcile(models.Model):
 
 class EspBackend(models.Model):
     _inherit = "esp.backend"
+
+    reconcile_sample_size = fields.Integer(
+        "Daily reconciliation sample",
+        default=100,
+        help="Contacts the daily check compares with the ESP (0: no daily check).",
+    )
+    drift_alert_percent = fields.Float(
+        "Drift alert (%)",
+        default=5.0,
+        help="Alert when more than this share of the daily sample differs.",
+    )
+
+    @api.model
+    def _cron_reconcile(self):
+        """Daily: a sampled reconciliation of each active backend."""
+        runs = self.env["esp.reconcile"].sudo()
+        for backend in self.sudo().search([("reconcile_sample_size", ">", 0)]):
+            if runs.search_count(
+                [("backend_id", "=", backend.id), ("state", "=", "running")]
+            ):
+                continue
+            run = runs.create(
+                {
+                    "backend_id": backend.id,
+                    "scope": "sample",
+                    "sample_size": backend.reconcile_sample_size,
+                    "scheduled": True,
+                }
+            )
+            run.action_start()
+
+    def _esp_drift_problem(self):
+        """The message of a drift incident, or None (health check)."""
+        self.ensure_one()
+        last = (
+            self.env["esp.reconcile"]
+            .sudo()
+            .search(
+                [
+                    ("backend_id", "=", self.id),
+                    ("scheduled", "=", True),
+                    ("state", "=", "done"),
+                ],
+                order="finished_at desc, id desc",
+                limit=1,
+            )
+        )
+        if not (
+            last
+            and self.drift_alert_percent > 0
+            and last.drift_percent > self.drift_alert_percent
+            and last.open_line_count
+        ):
+            return None
+        return _(
+            "%(rate).1f%% of the contacts sampled at %(name)s differ from Odoo "
+            "(%(open)s open differences): open the reconciliation %(run)s.",
+            rate=last.drift_percent,
+            name=self.name,
+            open=last.open_line_count,
+            run=last.name,
+        )
 
     def action_open_reconcile(self):
         """A new reconciliation run of this backend (form)."""

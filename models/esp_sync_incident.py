@@ -11,12 +11,14 @@ KINDS = [
     ("error_rate", "Error rate spike"),
     ("authentication", "Credentials rejected"),
     ("rate_limit", "Rate limited too long"),
+    ("drift", "ESP drifted from Odoo"),
 ]
 KIND_TEAM = {
     "latency": "operations",
     "error_rate": "operations",
     "authentication": "it",
     "rate_limit": "operations",
+    "drift": "marketing",
 }
 # An error rate needs some volume to mean anything.
 ERROR_RATE_MIN_TRIED = 5

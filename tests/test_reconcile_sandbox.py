@@ -146,3 +146,31 @@ class TestReconcileSandbox(EspSyncCase):
         )
         with self.assertRaises(AccessError):
             run.line_ids.with_user(viewer).action_fix()
+
+    def test_daily_sample_alerts_on_drift_and_closes_when_clean(self):
+        emails = ["ann.customer@example.com", "bob@example.com", "cat@example.com"]
+        self.backend.write(
+            {
+                "partner_domain": repr([("email_normalized", "in", emails)]),
+                "reconcile_sample_size": 50,
+                "drift_alert_percent": 20.0,
+            }
+        )
+        incidents = self.env["esp.sync.incident"]
+        self._drift()
+        self.env["esp.backend"]._cron_reconcile()
+        self._run_jobs(rounds=10)
+        run = self.env["esp.reconcile"].search([("scheduled", "=", True)])
+        self.assertEqual(run.state, "done")
+        self.assertAlmostEqual(run.drift_percent, 100.0)
+        incidents._esp_check(self.backend)
+        drift = incidents.search([("kind", "=", "drift"), ("state", "=", "open")])
+        self.assertEqual(drift.backend_id, self.backend)
+        self.assertEqual(drift.team, "marketing")
+        self.assertTrue(drift.activity_ids, "a to-do for the responsible")
+        run.line_ids.action_fix()
+        self._run_jobs()
+        self.env["esp.backend"]._cron_reconcile()
+        self._run_jobs(rounds=10)
+        incidents._esp_check(self.backend)
+        self.assertEqual(drift.state, "closed", "the next clean sample closes it")
