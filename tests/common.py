@@ -1,6 +1,7 @@
 # Copyright 2026 esp_sync developers
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 import json
+import os
 
 import responses
 
@@ -17,6 +18,16 @@ from odoo.addons.queue_job.tests.common import trap_jobs
 from ..providers.testing import RecordingAdapter
 
 KLAVIYO_URL = "https://a.klaviyo.com"
+
+
+def use_shared_specs():
+    """Point the sandbox's request validation at ``../shared/specs`` (the
+    addon directory may be a symlink: resolved), unless already set."""
+    addon = os.path.realpath(os.path.join(os.path.dirname(__file__), os.pardir))
+    specs = os.path.join(os.path.dirname(addon), "shared", "specs")
+    os.environ.setdefault("ESP_SYNC_SPECS_DIR", specs)
+
+
 KLAVIYO_KEY = "pk_test_0123456789abcdef"
 
 

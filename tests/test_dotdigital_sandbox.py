@@ -7,23 +7,15 @@ contacts (email channel status, lists, data fields), the insight-data
 collections and the suppression log its v2 ``*-since`` queries read.
 """
 
-import os
-
 from odoo.tests import tagged
 
 from odoo.addons.esp_sync.providers.dotdigital import adapter as dotdigital_adapter
 
-from .common import EspSyncCase
+from .common import EspSyncCase, use_shared_specs
 
 USER = "apiuser-sandbox-odoo@apiconnector.com"
 PASSWORD = "sandbox-password"
 BOOK = 1
-
-
-def _specs_dir():
-    # The addon directory may be a symlink: resolve it to find ../shared.
-    addon = os.path.realpath(os.path.join(os.path.dirname(__file__), os.pardir))
-    return os.path.join(os.path.dirname(addon), "shared", "specs")
 
 
 @tagged("post_install", "-at_install")
@@ -32,7 +24,7 @@ class TestDotdigitalSandbox(EspSyncCase):
 
     @classmethod
     def setUpClass(cls):
-        os.environ.setdefault("ESP_SYNC_SPECS_DIR", _specs_dir())
+        use_shared_specs()
         super().setUpClass()
         from odoo.addons.esp_sync.sandbox import Sandbox
 

@@ -6,14 +6,11 @@ Real records, real jobs, the three sandbox ESPs: after the change each ESP
 holds one person at the new address and none at the old one.
 """
 
-import os
-
 from odoo.tests import tagged
 
 from odoo.addons.esp_sync.providers.dotdigital import adapter as dotdigital_adapter
 
-from .common import EspSyncCase
-from .test_dotdigital_sandbox import _specs_dir
+from .common import EspSyncCase, use_shared_specs
 
 KLAVIYO_KEY = "pk_sandbox_email_change"
 MAILCHIMP_KEY = "sandboxemailchange-us1"
@@ -25,7 +22,7 @@ OLD, NEW = "ann.customer@example.com", "ann.new@example.com"
 class TestEmailChangeSandbox(EspSyncCase):
     @classmethod
     def setUpClass(cls):
-        os.environ.setdefault("ESP_SYNC_SPECS_DIR", _specs_dir())
+        use_shared_specs()
         super().setUpClass()
         from odoo.addons.esp_sync.sandbox import Sandbox
 

@@ -7,21 +7,13 @@ The sandbox validates every request against Klaviyo's OpenAPI document (a
 ``unique_id`` like Klaviyo, and fires signed webhooks back to Odoo.
 """
 
-import os
-
 from odoo.tests import HttpCase, tagged
 
 from ..providers import EspError
-from .common import EspSyncCase
+from .common import EspSyncCase, use_shared_specs
 
 KEY = "pk_sandbox_odoo_e2e"
 UNSUBSCRIBED = "event:klaviyo.unsubscribed_from_email_marketing"
-
-
-def _specs_dir():
-    # The addon directory may be a symlink: resolve it to find ../shared.
-    addon = os.path.realpath(os.path.join(os.path.dirname(__file__), os.pardir))
-    return os.path.join(os.path.dirname(addon), "shared", "specs")
 
 
 @tagged("post_install", "-at_install")
@@ -30,7 +22,7 @@ class TestKlaviyoSandbox(EspSyncCase, HttpCase):
 
     @classmethod
     def setUpClass(cls):
-        os.environ.setdefault("ESP_SYNC_SPECS_DIR", _specs_dir())
+        use_shared_specs()
         super().setUpClass()
         from odoo.addons.esp_sync.sandbox import Sandbox
 

@@ -6,27 +6,20 @@ Against the Klaviyo sandbox: a profile deleted there, a figure edited
 there, an unsubscribe made there whose webhook was lost.
 """
 
-import os
-
 from odoo.exceptions import AccessError
 from odoo.tests import tagged
 
 from ..providers import events as ev
-from .common import EspSyncCase
+from .common import EspSyncCase, use_shared_specs
 
 KEY = "pk_sandbox_reconcile"
-
-
-def _specs_dir():
-    addon = os.path.realpath(os.path.join(os.path.dirname(__file__), os.pardir))
-    return os.path.join(os.path.dirname(addon), "shared", "specs")
 
 
 @tagged("post_install", "-at_install")
 class TestReconcileSandbox(EspSyncCase):
     @classmethod
     def setUpClass(cls):
-        os.environ.setdefault("ESP_SYNC_SPECS_DIR", _specs_dir())
+        use_shared_specs()
         super().setUpClass()
         from odoo.addons.esp_sync.sandbox import Sandbox
 
