@@ -29,7 +29,7 @@ class EspBackendScope(models.Model):
         backends = self.sudo().search([("company_id", "=", company_id)])
         return tuple(backends.filtered(switch).ids)
 
-    def _esp_in_scope(self, partners, companies=None):
+    def _esp_in_scope(self, partners, companies=None, memo=None):
         """The subset of ``partners`` this backend syncs: the one scope rule.
 
         Used by capture, backfill and audience routing alike: the backend's
@@ -43,13 +43,21 @@ class EspBackendScope(models.Model):
             return partners
         partners = partners.sudo()
         companies = companies or partners._esp_companies_of()
-        partners = partners.filtered(lambda p: self.company_id in companies[p.id])
+        company = self.company_id
+        partners = partners.filtered(lambda p: company in companies[p.id])
         own_partners = self.env["res.company"]._esp_company_ids()[1]
         candidates = partners.sudo().with_context(active_test=False)
+        # Backends sharing a domain evaluate it once per capture (``memo``).
+        key = (self.partner_domain or "[]", candidates._ids)
         try:
-            synced = candidates.filtered_domain(
-                list(_parsed_domain(self.partner_domain or "[]"))
-            )
+            if memo is not None and key in memo:
+                synced = candidates.browse(memo[key])
+            else:
+                synced = candidates.filtered_domain(
+                    list(_parsed_domain(self.partner_domain or "[]"))
+                )
+                if memo is not None:
+                    memo[key] = synced._ids
         except Exception as exc:  # never break the user's write
             # A domain that no longer evaluates (field removed by an uninstall)
             # must not make partner edits fail: record it for IT instead.

@@ -111,11 +111,12 @@ class EspSyncMixin(models.AbstractModel):
             if backends is None and self._name == "res.partner"
             else everyone._esp_companies_of()
         )
+        memo = {}
         for backend, records in targets.items():
             people = everyone.browse(
                 sorted({partner_of[r.id].id for r in records if partner_of[r.id]})
             )
-            synced = backend._esp_in_scope(people, people_companies)
+            synced = backend._esp_in_scope(people, people_companies, memo=memo)
             for record in records:
                 partner = partner_of[record.id]
                 if (

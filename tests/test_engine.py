@@ -157,9 +157,9 @@ class TestEngine(EspSyncCase):
         original = backend_class._esp_in_scope
         calls = []
 
-        def counting(backend, partners, companies=None):
+        def counting(backend, partners, companies=None, memo=None):
             calls.append(len(partners))
-            return original(backend, partners, companies)
+            return original(backend, partners, companies, memo=memo)
 
         self.patch(backend_class, "_esp_in_scope", counting)
         people = self.env["res.partner"].create(
