@@ -105,6 +105,7 @@ EVENT_TABLE = {
         ),
         EventType("catalog", "Catalogue item", "catalog", 60, coalesce=True),
         EventType("inventory", "Inventory", "catalog", 70, coalesce=True),
+        EventType("back_in_stock", "Back-in-stock request", "catalog", 75),
     )
 }
 EVENT_TYPES = [(spec.code, spec.label) for spec in EVENT_TABLE.values()]

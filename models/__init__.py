@@ -45,3 +45,4 @@ from . import sale_order_release
 from . import esp_erasure
 from . import esp_reconcile
 from . import esp_reconcile_line
+from . import esp_back_in_stock

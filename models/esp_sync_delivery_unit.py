@@ -19,6 +19,7 @@ ADAPTER_METHOD = {
     ev.OrderEvent: "send_order_event",
     ev.CatalogItem: "upsert_catalog_item",
     list: "update_inventory",
+    ev.BackInStockRequest: "subscribe_back_in_stock",
 }
 
 

@@ -146,6 +146,8 @@ class EspSyncMixin(models.AbstractModel):
         """
         if event_type in ("consent", "email_change"):
             return backend._esp_knows(partner)
+        if event_type == "back_in_stock":
+            return True  # the customer asked for it
         if const.EVENT_STREAM[event_type] in ("order", "fulfilment", "refund"):
             return not partner.email
         return False

@@ -100,6 +100,11 @@ class EspSyncValues(models.AbstractModel):
             return self._esp_catalog_item(event, record)
         if event.event_type == "inventory":
             return self._esp_inventory(event, record)
+        if event.event_type == "back_in_stock":
+            return ev.BackInStockRequest(
+                email=self._esp_email(record.partner_id),
+                variant_external_id=str(record.product_id.id),
+            )
         raise EspError(
             _("Events of type %(type)s are not delivered yet.", type=event.event_type),
             category="configuration",

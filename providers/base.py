@@ -283,6 +283,15 @@ class EspAdapter(abc.ABC):
             code="read_unsupported",
         )
 
+    def subscribe_back_in_stock(self, request):
+        """Register a customer for a variant's back-in-stock alert
+        (:class:`events.BackInStockRequest`), where the ESP has such a list."""
+        raise EspError(
+            f"{self.provider} has no back-in-stock subscriptions",
+            category=ErrorCategory.CONFIGURATION,
+            code="back_in_stock_unsupported",
+        )
+
     def erase_profile(self, erasure):
         """Delete the person for good (:class:`events.Erasure`): the ESP's
         own deletion request; a person it does not know is no error."""

@@ -185,6 +185,14 @@ class RemoteProfile:
 
 
 @dataclasses.dataclass(frozen=True)
+class BackInStockRequest:
+    """A customer asks to be told when a variant is back in stock."""
+
+    email: str
+    variant_external_id: str
+
+
+@dataclasses.dataclass(frozen=True)
 class Erasure:
     """Right to erasure: delete the person at the ESP, for good.
 

@@ -7,6 +7,7 @@ The sandbox validates every request against Klaviyo's OpenAPI document (a
 ``unique_id`` like Klaviyo, and fires signed webhooks back to Odoo.
 """
 
+from odoo.exceptions import UserError
 from odoo.tests import HttpCase, tagged
 
 from ..providers import EspError
@@ -551,6 +552,44 @@ class TestKlaviyoSandbox(EspSyncCase, HttpCase):
         self._run_jobs()
         self.assertEqual(self._variant(tent)["inventory_quantity"], 2.0)
         self._assert_clean()
+
+    def test_back_in_stock_request_for_a_customer(self):
+        """Sales staff (or a web shop over RPC) register a customer for a
+        variant's back-in-stock alert: queued, then in Klaviyo's list."""
+        template = self.env["product.template"].create(
+            {"name": "Lantern", "type": "consu", "is_storable": True}
+        )
+        lantern = template.product_variant_id
+        self._run_jobs()  # the catalogue item first
+        seller = self.env["res.users"].create(
+            {
+                "name": "Seller",
+                "login": "bis_seller",
+                "groups_id": [
+                    (6, 0, [self.env.ref("sales_team.group_sale_salesman").id])
+                ],
+            }
+        )
+        wizard = (
+            self.env["esp.back.in.stock.wizard"]
+            .with_user(seller)
+            .create({"product_id": lantern.id, "partner_id": self.customer.id})
+        )
+        mark = self._mark()
+        wizard.action_confirm()
+        self.assertFalse(self._since(mark), "no HTTP in the user's transaction")
+        self._run_jobs()
+        (waiting,) = self._state()["bis"]
+        self.assertEqual(waiting["variant_id"], f"$custom:::$default:::{lantern.id}")
+        self.assertEqual(waiting["profile_id"], self._profile()["id"])
+        ids = lantern.esp_subscribe_back_in_stock(self.customer.id)
+        self.assertEqual(len(ids), 1)
+        self._run_jobs()
+        self.assertEqual(len(self._state()["bis"]), 2, "the RPC path too")
+        self._assert_clean()
+        self.backend.sync_catalog = False
+        with self.assertRaises(UserError):
+            lantern.esp_subscribe_back_in_stock(self.customer.id)
 
     def _set_stock(self, product, quantity):
         self.env["stock.quant"].with_context(inventory_mode=True).create(

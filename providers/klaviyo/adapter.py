@@ -16,6 +16,7 @@ from ..wire import dig, response_json
 from . import builders as b
 from . import const, identity
 from . import payloads as p
+from .back_in_stock import BackInStockMixin
 from .bulk import BulkMixin
 from .catalog import CatalogMixin
 from .erasure import ErasureMixin
@@ -27,7 +28,13 @@ _logger = logging.getLogger(__name__)
 
 
 class KlaviyoAdapter(
-    ReconcileMixin, ErasureMixin, CatalogMixin, BulkMixin, InboundMixin, EspAdapter
+    ReconcileMixin,
+    BackInStockMixin,
+    ErasureMixin,
+    CatalogMixin,
+    BulkMixin,
+    InboundMixin,
+    EspAdapter,
 ):
     """Klaviyo API (revision ``settings.klaviyo_revision``) with a private key."""
 
