@@ -13,6 +13,9 @@ from ..providers.base import BulkJob
 from ..providers.retry import retry_delay
 from .esp_sync_job_guard import guarded_job
 
+# Products queued per step of a catalogue push.
+CATALOG_CHUNK = 200
+
 
 class EspBackfill(models.Model):
     """A historical load of profiles and past orders into one backend.
@@ -36,6 +39,7 @@ class EspBackfill(models.Model):
             ("all", "Profiles, then orders"),
             ("profiles", "Profiles"),
             ("orders", "Orders"),
+            ("catalog", "Catalogue (every product)"),
         ],
         default="all",
         required=True,
@@ -54,7 +58,8 @@ class EspBackfill(models.Model):
         tracking=True,
     )
     phase = fields.Selection(
-        [("profiles", "Profiles"), ("orders", "Orders")], readonly=True
+        [("profiles", "Profiles"), ("orders", "Orders"), ("catalog", "Catalogue")],
+        readonly=True,
     )
     cursor_id = fields.Integer(
         readonly=True, help="Id of the last record sent in the current phase."
@@ -98,6 +103,17 @@ class EspBackfill(models.Model):
     def action_start(self):
         self._esp_check_rights()
         for run in self.filtered(lambda r: r.state == "draft"):
+            if run.scope == "catalog":
+                run.write(
+                    {
+                        "phase": "catalog",
+                        "total_count": len(run._esp_templates_query()),
+                        "state": "running",
+                        "cursor_id": 0,
+                    }
+                )
+                run._esp_enqueue_step()
+                continue
             run.phase = "orders" if run.scope == "orders" else "profiles"
             run.total_count = len(run._esp_partners_query()) * (run.scope != "orders")
             run.total_count += len(run._esp_orders_query()) * (run.scope != "profiles")
@@ -127,6 +143,17 @@ class EspBackfill(models.Model):
             ("id", "not in", self.env["res.company"].sudo().search([]).partner_id.ids),
         ]
         return self.env["res.partner"].sudo().search(domain, order="id", limit=limit)
+
+    def _esp_templates_query(self, after_id=0, limit=None):
+        """Products of the backend's catalogue (its product domain), by id."""
+        backend = self.backend_id
+        domain = safe_eval(backend.product_domain or "[]") + [
+            ("id", ">", after_id),
+            ("company_id", "in", (False, backend.company_id.id)),
+        ]
+        return (
+            self.env["product.template"].sudo().search(domain, order="id", limit=limit)
+        )
 
     def _esp_orders_query(self, after_id=0, limit=None):
         domain = [
@@ -198,6 +225,8 @@ class EspBackfill(models.Model):
                 + timedelta(seconds=const.BACKFILL_POLL_SECONDS * 3)
             )
             return _("%s bulk jobs in flight: waiting.", len(in_flight))
+        if self.phase == "catalog":
+            return self._esp_capture_catalog_chunk(adapter)
         chunk = self._esp_chunk_size()
         if self.phase == "profiles":
             records = self._esp_partners_query(self.cursor_id, chunk)
@@ -232,6 +261,22 @@ class EspBackfill(models.Model):
         if processing:
             self._esp_enqueue_poll()
         return _("%(count)s %(phase)s sent.", count=sent, phase=self.phase)
+
+    def _esp_capture_catalog_chunk(self, adapter):
+        """The next products go to the ledger as catalogue items; the engine
+        delivers them (one upsert per item, unchanged ones skipped)."""
+        templates = self._esp_templates_query(self.cursor_id, CATALOG_CHUNK)
+        if not templates:
+            return self._esp_next_phase(adapter)
+        templates._esp_capture("catalog", self.backend_id)
+        self.write(
+            {
+                "cursor_id": templates[-1].id,
+                "sent_count": self.sent_count + len(templates),
+            }
+        )
+        self._esp_enqueue_step()
+        return _("%s products queued.", len(templates))
 
     def _esp_send_group(self, adapter, records, partners, first_id, last_id):
         """One bulk call for the records of one audience; returns its batch."""
@@ -318,6 +363,8 @@ class EspBackfill(models.Model):
         return _("Polled.")
 
     def _esp_all_sent(self):
+        if self.scope == "catalog":
+            return not self._esp_templates_query(self.cursor_id, 1)
         last_phase = "profiles" if self.scope == "profiles" else "orders"
         if self.phase != last_phase:
             return False

@@ -591,6 +591,31 @@ class TestKlaviyoSandbox(EspSyncCase, HttpCase):
         with self.assertRaises(UserError):
             lantern.esp_subscribe_back_in_stock(self.customer.id)
 
+    def test_catalogue_push_sends_every_product_with_progress(self):
+        """Products made before the catalogue was switched on reach Klaviyo
+        by a catalogue backfill, with its progress."""
+        quiet = self.env["product.template"].with_context(esp_sync_no_capture=True)
+        templates = quiet.create(
+            [
+                {"name": f"Old product {i}", "type": "consu", "list_price": 10.0 + i}
+                for i in range(5)
+            ]
+        )
+        run = self.env["esp.backfill"].create(
+            {"backend_id": self.backend.id, "scope": "catalog"}
+        )
+        run.action_start()
+        self.assertGreaterEqual(run.total_count, 5)
+        self._run_jobs(rounds=20)
+        self.assertEqual(run.state, "done", run.last_error)
+        self.assertEqual(run.sent_count, run.total_count)
+        self.assertEqual(run.progress, 100.0)
+        items = self._state()["catalog_items"]
+        for template in templates:
+            item = items[f"$custom:::$default:::{template.id}"]
+            self.assertEqual(item["title"], template.name)
+        self._assert_clean()
+
     def _set_stock(self, product, quantity):
         self.env["stock.quant"].with_context(inventory_mode=True).create(
             {

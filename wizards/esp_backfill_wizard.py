@@ -19,6 +19,7 @@ class EspBackfillWizard(models.TransientModel):
             ("all", "Profiles, then orders"),
             ("profiles", "Profiles"),
             ("orders", "Orders"),
+            ("catalog", "Catalogue (every product)"),
         ],
         default="all",
         required=True,
