@@ -78,6 +78,7 @@ class EspSyncValuesCatalog(models.AbstractModel):
         return [
             ev.InventoryLevel(
                 variant_external_id=str(variant.id),
+                product_external_id=str(template.id),
                 sku=variant.default_code or "",
                 quantity=self._esp_quantity(variant, sold),
             )

@@ -166,6 +166,7 @@ class InventoryLevel:
     variant_external_id: str
     sku: str
     quantity: float
+    product_external_id: str = ""  # the template (Mailchimp's product id)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -202,6 +202,29 @@ class EcommerceMixin:
                 )
         return self._result(external_id=order_id)
 
+    def update_inventory(self, levels):
+        """PATCH the stock of the variants that moved (a variant the store
+        does not have yet is left to the next catalogue upsert)."""
+        self._start()
+        store = self._store_id()
+        missing = []
+        for level in levels:
+            path = (
+                const.PRODUCT.format(
+                    store_id=store,
+                    product_id=quote(level.product_external_id, safe=""),
+                )
+                + f"/variants/{quote(level.variant_external_id, safe='')}"
+            )
+            body = {"inventory_quantity": max(0, int(level.quantity or 0))}
+            try:
+                self._request("PATCH", path, json=body)
+            except EspError as error:
+                if error.status != 404:
+                    raise
+                missing.append(level.variant_external_id)
+        return self._result(detail={"missing": missing})
+
     def upsert_catalog_item(self, item):
         """PUT the product with all its variants (the catalogue owns them)."""
         self._start()

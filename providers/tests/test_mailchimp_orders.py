@@ -325,3 +325,23 @@ def test_release_moves_a_held_order_to_paid(make_order_event, sample_order):
     patch = body_of(responses.calls[0])
     assert patch["financial_status"] == "paid"
     assert_spec("PATCH", "/3.0/ecommerce/stores/{store_id}/orders/{order_id}", patch)
+
+
+@responses.activate
+def test_inventory_deltas_patch_the_moved_variants():
+    responses.patch(f"{BASE}/products/T1/variants/V1", json={})
+    responses.patch(
+        f"{BASE}/products/T1/variants/V2", status=404, json={"title": "Not Found"}
+    )
+    levels = [
+        events.InventoryLevel("V1", "SKU-1", 3.0, product_external_id="T1"),
+        events.InventoryLevel("V2", "SKU-2", 0.0, product_external_id="T1"),
+    ]
+    result = adapter().update_inventory(levels)
+    assert body_of(responses.calls[0]) == {"inventory_quantity": 3}
+    assert_spec(
+        "PATCH",
+        "/3.0/ecommerce/stores/{store_id}/products/{product_id}/variants/{variant_id}",
+        body_of(responses.calls[0]),
+    )
+    assert result.detail == {"missing": ["V2"]}
