@@ -27,3 +27,4 @@ from . import test_job_guard
 from . import test_release_gate
 from . import test_preview
 from . import test_consent_log
+from . import test_erasure_sandbox
