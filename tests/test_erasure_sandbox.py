@@ -102,17 +102,18 @@ class TestErasureSandbox(EspSyncCase):
         self.backend.klaviyo_list_id = answer["data"]["id"]
 
     # ------------------------------------------------------------- helpers
-    def _at_klaviyo(self, key=KLAVIYO_KEY):
-        profiles = self.sb.state("klaviyo").get(key, {}).get("profiles", {})
-        return [p for p in profiles.values() if p["email"] == self.email]
+    def _at_klaviyo(self, email=None):
+        profiles = self.sb.state("klaviyo").get(KLAVIYO_KEY, {}).get("profiles", {})
+        return [p for p in profiles.values() if p["email"] == (email or self.email)]
 
-    def _at_mailchimp(self):
+    def _at_mailchimp(self, email=None):
         members = self.sb.state("mailchimp", MAILCHIMP_KEY).get("members", {})
-        return members.get(AUDIENCE, {}).get(subscriber_hash(self.email))
+        return members.get(AUDIENCE, {}).get(subscriber_hash(email or self.email))
 
-    def _at_dotdigital(self):
+    def _at_dotdigital(self, email=None):
         contacts = self.sb.state("dotdigital", DD_USER).get("contacts", {}).values()
-        return [c for c in contacts if c["identifiers"]["email"] == self.email]
+        email = email or self.email
+        return [c for c in contacts if c["identifiers"]["email"] == email]
 
     def _requests(self):
         providers = ("klaviyo", "mailchimp", "dotdigital")
@@ -199,7 +200,11 @@ class TestErasureSandbox(EspSyncCase):
     def test_a_contact_with_the_same_address_is_erased_too(self):
         self._synced_customer()
         twin = self.env["res.partner"].create(
-            {"name": "Ann (shop account)", "email": "ann.customer@example.com"}
+            {
+                "name": "Ann (shop account)",
+                "email": "ann.customer@example.com",
+                "customer_rank": 1,
+            }
         )
         self.customer.with_user(self.manager)._esp_erase()
         self.assertTrue(twin.esp_erased_at, "one person at the ESPs")
@@ -221,3 +226,73 @@ class TestErasureSandbox(EspSyncCase):
             customer._esp_erase("no")
         self.assertFalse(self._ledger(event_type="erasure"))
         self.assertFalse(self.customer.esp_erased_at)
+
+    def test_a_failed_deletion_is_retried_until_the_esp_accepts_it(self):
+        self._synced_customer()
+        self.sb.configure(
+            faults=[
+                {
+                    "provider": "dotdigital",
+                    "endpoint": "DELETE *",
+                    "fail_next": 1,
+                    "status": 503,
+                }
+            ]
+        )
+        self.customer.with_user(self.manager)._esp_erase()
+        self._run_jobs()
+        deletes = [
+            r["status"]
+            for r in self.sb.requests("dotdigital")
+            if r["method"] == "DELETE"
+        ]
+        self.assertEqual(deletes, [503, 200], "refused once, asked again")
+        erasure = self._ledger(event_type="erasure", backend_id=self.dotdigital.id)
+        self.assertEqual(erasure.state, "sent")
+        self.assertEqual(erasure.attempts, 2)
+        self.assertFalse(self._at_dotdigital(), "deleted on the retry")
+        self.assertFalse(self._at_klaviyo(), "the other ESPs were not held")
+        outcomes = self.env["esp.erasure.log"].search(
+            [("backend_id", "=", self.dotdigital.id)]
+        )
+        self.assertEqual(sorted(outcomes.mapped("outcome")), ["done", "requested"])
+
+    def test_deleting_a_duplicate_contact_erases_nobody(self):
+        self._synced_customer()
+        twin = self.env["res.partner"].create(
+            {
+                "name": "Ann (old account)",
+                "email": "ann.customer@example.com",
+                "company_id": self.company.id,
+                "customer_rank": 1,
+            }
+        )
+        self._run_jobs()
+        self.assertTrue(twin.esp_binding_ids, "the twin was synced too")
+        twin.unlink()
+        self.assertFalse(self._ledger(event_type="erasure"))
+        self.assertFalse(self.customer.esp_erased_at)
+        self.assertTrue(self._at_klaviyo())
+        # Deleting the last contact with an address erases it (no blacklist:
+        # nothing is left in Odoo to re-create them from).
+        bob = self.env["res.partner"].create(
+            {
+                "name": "Bob",
+                "email": "bob@example.com",
+                "company_id": self.company.id,
+                "customer_rank": 1,
+                "esp_marketing_opt_in": True,
+            }
+        )
+        self._run_jobs()
+        self.assertTrue(self._at_klaviyo(email="bob@example.com"))
+        bob.unlink()
+        self.assertEqual(len(self._ledger(event_type="erasure")), 3)
+        self.assertFalse(
+            self.env["mail.blacklist"].search([("email", "=", "bob@example.com")])
+        )
+        self._run_jobs()
+        self.assertFalse(self._at_klaviyo(email="bob@example.com"))
+        self.assertIsNone(self._at_mailchimp(email="bob@example.com"))
+        self.assertFalse(self._at_dotdigital(email="bob@example.com"))
+        self.assertTrue(self._at_klaviyo(), "Ann is still there")
