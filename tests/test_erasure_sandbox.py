@@ -296,3 +296,18 @@ class TestErasureSandbox(EspSyncCase):
         self.assertIsNone(self._at_mailchimp(email="bob@example.com"))
         self.assertFalse(self._at_dotdigital(email="bob@example.com"))
         self.assertTrue(self._at_klaviyo(), "Ann is still there")
+
+    def test_a_backfill_never_recreates_an_erased_person(self):
+        self._synced_customer()
+        self.customer.with_user(self.manager)._esp_erase()
+        self._run_jobs()
+        self.assertFalse(self._at_klaviyo())
+        for backend in (self.backend, self.dotdigital):
+            self.env["esp.backfill.wizard"].create(
+                {"backend_id": backend.id, "scope": "all"}
+            ).action_start()
+        self._run_jobs(rounds=30)
+        runs = self.env["esp.backfill"].search([])
+        self.assertEqual(set(runs.mapped("state")), {"done"})
+        self.assertFalse(self._at_klaviyo(), "not re-created by the backfill")
+        self.assertFalse(self._at_dotdigital())
