@@ -9,6 +9,8 @@ and exportable as CSV for an audit.
 """
 
 import csv
+import hashlib
+import hmac
 import io
 
 from odoo import SUPERUSER_ID, _, api, fields, models
@@ -46,6 +48,13 @@ CSV_COLUMNS = (
     "user",
     "note",
 )
+
+
+def email_digest(env, email):
+    """A keyed hash of ``email`` (the database secret is the key)."""
+    key = env["ir.config_parameter"].sudo().get_param("database.secret", "")
+    message = (email or "").strip().lower().encode()
+    return hmac.new(key.encode(), message, hashlib.sha256).hexdigest()
 
 
 class EspConsentLog(models.Model):
@@ -104,7 +113,7 @@ class EspConsentLog(models.Model):
             (
                 now,
                 partner.id,
-                email or partner.email_normalized,
+                email or self._esp_logged_email(partner),
                 (backend.company_id if backend else partner.company_id).id or None,
                 "email",
                 event,
@@ -143,6 +152,13 @@ class EspConsentLog(models.Model):
         self.invalidate_model()
         partners.invalidate_recordset(["esp_consent_log_ids"])
         return self.browse([row[0] for row in ids])
+
+    @api.model
+    def _esp_logged_email(self, partner):
+        """The address, or its keyed hash once the person was erased."""
+        if partner.esp_erased_at:
+            return email_digest(self.env, partner.email_normalized)
+        return partner.email_normalized
 
     @api.model
     def _esp_note(self, partner, event, note):
@@ -214,3 +230,28 @@ class ResPartner(models.Model):
         "Consent history",
         groups="esp_sync.group_esp_sync_user",
     )
+    esp_consent_log_count = fields.Integer(
+        "Consent changes",
+        compute="_compute_esp_consent_log_count",
+        groups="esp_sync.group_esp_sync_user",
+    )
+
+    def _compute_esp_consent_log_count(self):
+        counts = dict(
+            self.env["esp.consent.log"]._read_group(
+                [("partner_id", "in", self.ids)], ["partner_id"], ["__count"]
+            )
+        )
+        for partner in self:
+            partner.esp_consent_log_count = counts.get(partner, 0)
+
+    def action_esp_consent_history(self):
+        """This person's consent history: list, pivot, CSV export."""
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "esp_sync.action_esp_consent_log"
+        )
+        action["domain"] = [("partner_id", "=", self.id)]
+        action["context"] = {"create": False}
+        action["name"] = _("Consent history: %s", self.display_name)
+        return action

@@ -11,25 +11,16 @@ again, and what Odoo keeps of the request is the date, the backend, the
 outcome and a keyed hash of the address (``esp.erasure.log``).
 """
 
-import hashlib
-import hmac
-
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError
 
 from .. import const
 from ..providers import events as ev
+from .esp_consent_log import email_digest
 from .res_partner import LOGGED
 
 ERASED = "(erased)"
 OUTCOMES = [("requested", "Requested"), ("done", "Done at the ESP")]
-
-
-def email_digest(env, email):
-    """A keyed hash of ``email`` (the database secret is the key)."""
-    key = env["ir.config_parameter"].sudo().get_param("database.secret", "")
-    message = (email or "").strip().lower().encode()
-    return hmac.new(key.encode(), message, hashlib.sha256).hexdigest()
 
 
 class EspErasureLog(models.Model):

@@ -149,6 +149,15 @@ class TestConsentLog(EspSyncCase):
         self.assertEqual(many, few, "queries grow with the number of partners")
         self.assertLess(many, 40)
 
+    def test_the_partner_form_opens_the_persons_history(self):
+        self.customer.write({"esp_marketing_opt_in": True})
+        self.customer.write({"esp_marketing_opt_in": False})
+        self.assertEqual(self.customer.esp_consent_log_count, 2)
+        action = self.customer.action_esp_consent_history()
+        self.assertEqual(action["res_model"], "esp.consent.log")
+        rows = self.env["esp.consent.log"].search(action["domain"])
+        self.assertEqual(rows, self._log())
+
     def test_csv_export_for_an_audit(self):
         self.customer.write({"esp_marketing_opt_in": True})
         self.customer.write({"esp_marketing_opt_in": False})

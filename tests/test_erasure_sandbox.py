@@ -177,7 +177,13 @@ class TestErasureSandbox(EspSyncCase):
         self.customer.write({"esp_marketing_opt_in": True})
         order = self._order(qty=2)
         self.assertEqual(order.state, "sale")
+        self.env["mail.blacklist"]._remove(self.email)  # a later mistake
         self.assertEqual(self.events.search_count([]), ledger, "nothing recorded")
+        log = self.env["esp.consent.log"].search(
+            [("partner_id", "=", self.customer.id)]
+        )
+        self.assertIn("unblacklisted", log.mapped("event"))
+        self.assertNotIn(self.email, log.mapped("email"), "still only the hash")
         self._run_jobs()
         self.assertEqual(self._requests(), requests, "nothing sent")
         self.assertFalse(self._at_klaviyo())
