@@ -12,7 +12,7 @@ outcome and a keyed hash of the address (``esp.erasure.log``).
 """
 
 from odoo import _, api, fields, models
-from odoo.exceptions import AccessError
+from odoo.exceptions import AccessError, UserError
 
 from .. import const
 from ..providers import events as ev
@@ -67,6 +67,8 @@ class ResPartner(models.Model):
 
     def action_esp_erase(self, reason=None):
         """The button (and RPC entry): forget these people at the ESPs."""
+        if not self.filtered("email"):
+            raise UserError(_("This contact has no email address to erase."))
         self._esp_erase(reason)
         return True
 

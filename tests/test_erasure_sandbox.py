@@ -9,7 +9,7 @@ documents); a second company's backend that never knew the person.
 
 import os
 
-from odoo.exceptions import AccessError
+from odoo.exceptions import AccessError, UserError
 from odoo.tests import tagged
 
 from odoo.addons.esp_sync.providers.dotdigital import adapter as dotdigital_adapter
@@ -232,6 +232,9 @@ class TestErasureSandbox(EspSyncCase):
             customer._esp_erase("no")
         self.assertFalse(self._ledger(event_type="erasure"))
         self.assertFalse(self.customer.esp_erased_at)
+        nobody = self.env["res.partner"].create({"name": "No Address"})
+        with self.assertRaises(UserError):
+            nobody.with_user(self.manager).action_esp_erase()
 
     def test_a_failed_deletion_is_retried_until_the_esp_accepts_it(self):
         self._synced_customer()
