@@ -75,7 +75,10 @@ class EspBackendScope(models.Model):
                 ),
             )
             return partners.browse()
-        synced = synced.filtered(lambda p: p.id not in own_partners)
+        # Own partners never; a person erased at the ESPs never again.
+        synced = synced.filtered(
+            lambda p: p.id not in own_partners and not p.esp_erased_at
+        )
         if self.audience_rule_ids:
             synced = self.audience_rule_ids._esp_filter(synced)
         return synced

@@ -9,10 +9,13 @@ and exportable as CSV for an audit.
 """
 
 import csv
+import hashlib
+import hmac
 import io
 
 from odoo import SUPERUSER_ID, _, api, fields, models
 from odoo.exceptions import AccessError
+from odoo.tools import SQL
 
 EVENTS = [
     ("opt_in", "Opted in"),
@@ -20,6 +23,7 @@ EVENTS = [
     ("blacklisted", "Blacklisted"),
     ("unblacklisted", "Removed from the blacklist"),
     ("esp_opt_out", "Opted out at the ESP"),
+    ("erased", "Erased at the ESPs"),
 ]
 SOURCES = [
     ("odoo_user", "Odoo user"),
@@ -44,6 +48,13 @@ CSV_COLUMNS = (
     "user",
     "note",
 )
+
+
+def email_digest(env, email):
+    """A keyed hash of ``email`` (the database secret is the key)."""
+    key = env["ir.config_parameter"].sudo().get_param("database.secret", "")
+    message = (email or "").strip().lower().encode()
+    return hmac.new(key.encode(), message, hashlib.sha256).hexdigest()
 
 
 class EspConsentLog(models.Model):
@@ -88,35 +99,74 @@ class EspConsentLog(models.Model):
         return "website" if self.env.user.share else "odoo_user"
 
     @api.model
-    def _esp_log(self, partners, event, backend=None, note=None):
-        """One row per partner with an email, in one INSERT."""
+    def _esp_log(self, partners, event, backend=None, note=None, email=None):
+        """One row per partner with an email, in one INSERT whatever their
+        number (capture must stay cheap). ``email`` replaces the address
+        (an erasure logs a keyed hash)."""
         partners = partners.filtered("email_normalized")
         if not partners:
             return self.browse()
         source = self._esp_source()
         now = fields.Datetime.now()
-        return self.sudo().create(
-            [
-                {
-                    "date": now,
-                    "partner_id": partner.id,
-                    "email": partner.email_normalized,
-                    "company_id": (
-                        backend.company_id if backend else partner.company_id
-                    ).id,
-                    "event": event,
-                    "source": source,
-                    "backend_id": backend.id if backend else False,
-                    "user_id": self.env.uid,
-                    "note": note
-                    if note is not None
-                    else (partner.esp_consent_source or False)
-                    if event == "opt_in"
-                    else False,
-                }
-                for partner in partners
-            ]
+        uid = self.env.uid
+        rows = [
+            (
+                now,
+                partner.id,
+                email or self._esp_logged_email(partner),
+                (backend.company_id if backend else partner.company_id).id or None,
+                "email",
+                event,
+                source,
+                backend.id if backend else None,
+                uid,
+                self._esp_note(partner, event, note),
+                uid,
+                now,
+            )
+            for partner in partners
+        ]
+        self.env.flush_all()
+        row_code = (
+            "(%s::timestamp, %s, %s, %s::int, %s, %s, %s, %s::int, %s, %s, %s,"
+            " %s::timestamp)"
         )
+        self.env.cr.execute(
+            SQL(
+                """
+            INSERT INTO esp_consent_log (
+                date, partner_id, email, company_id, channel, event, source,
+                backend_id, user_id, note, create_uid, create_date, write_uid,
+                write_date)
+            SELECT v.date, v.partner_id, v.email, v.company_id, v.channel,
+                   v.event, v.source, v.backend_id, v.user_id, v.note, v.uid,
+                   v.now, v.uid, v.now
+              FROM (VALUES %s) AS v(date, partner_id, email, company_id,
+                   channel, event, source, backend_id, user_id, note, uid, now)
+            RETURNING id
+            """,
+                SQL(", ").join(SQL(row_code, *row) for row in rows),
+            )
+        )
+        ids = self.env.cr.fetchall()
+        self.invalidate_model()
+        partners.invalidate_recordset(["esp_consent_log_ids"])
+        return self.browse([row[0] for row in ids])
+
+    @api.model
+    def _esp_logged_email(self, partner):
+        """The address, or its keyed hash once the person was erased."""
+        if partner.esp_erased_at:
+            return email_digest(self.env, partner.email_normalized)
+        return partner.email_normalized
+
+    @api.model
+    def _esp_note(self, partner, event, note):
+        if note is not None:
+            return note or None
+        if event == "opt_in":
+            return partner.esp_consent_source or None
+        return None
 
     @api.model
     def _esp_log_blacklist(self, emails, event):
@@ -180,3 +230,28 @@ class ResPartner(models.Model):
         "Consent history",
         groups="esp_sync.group_esp_sync_user",
     )
+    esp_consent_log_count = fields.Integer(
+        "Consent changes",
+        compute="_compute_esp_consent_log_count",
+        groups="esp_sync.group_esp_sync_user",
+    )
+
+    def _compute_esp_consent_log_count(self):
+        counts = dict(
+            self.env["esp.consent.log"]._read_group(
+                [("partner_id", "in", self.ids)], ["partner_id"], ["__count"]
+            )
+        )
+        for partner in self:
+            partner.esp_consent_log_count = counts.get(partner, 0)
+
+    def action_esp_consent_history(self):
+        """This person's consent history: list, pivot, CSV export."""
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "esp_sync.action_esp_consent_log"
+        )
+        action["domain"] = [("partner_id", "=", self.id)]
+        action["context"] = {"create": False}
+        action["name"] = _("Consent history: %s", self.display_name)
+        return action

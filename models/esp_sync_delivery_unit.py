@@ -40,6 +40,9 @@ class EspSyncDeliveryUnit(models.AbstractModel):
         if not record:
             self._esp_mark_done(unit, _("The record was deleted before delivery."))
             return None
+        if record._esp_partner()[:1].esp_erased_at:
+            self._esp_mark_done(unit, _("The person was erased at the ESPs."))
+            return None
         try:
             values = self.env["esp.sync.values"]._esp_build(row, record)
         except EspSkip as skip:

@@ -141,8 +141,12 @@ class ResPartner(models.Model):
         return partners
 
     def write(self, vals):
+        consent_changing = self.browse()
         if "esp_marketing_opt_in" in vals and not self.env.context.get(LOGGED):
-            self._esp_log_opt_in_change(bool(vals["esp_marketing_opt_in"]))
+            opted_in = bool(vals["esp_marketing_opt_in"])
+            consent_changing = self.filtered(
+                lambda p: bool(p.esp_marketing_opt_in) != opted_in
+            )
         if "esp_marketing_opt_in" in vals:
             if vals["esp_marketing_opt_in"]:
                 vals = dict(vals, esp_consent_withdrawn_at=False)
@@ -160,16 +164,13 @@ class ResPartner(models.Model):
         if capturing and "email" in vals:
             old_emails = {p.id: p.email_normalized or p.email for p in self}
         result = super().write(vals)
+        if consent_changing:
+            # Evidence after the write: the address and wording it was given.
+            event = "opt_in" if vals["esp_marketing_opt_in"] else "opt_out"
+            self.env["esp.consent.log"]._esp_log(consent_changing, event)
         if capturing:
             self._esp_capture_write(set(vals), old_emails)
         return result
-
-    def _esp_log_opt_in_change(self, opted_in):
-        """Consent evidence for the partners whose opt-in really changes."""
-        changing = self.filtered(lambda p: bool(p.esp_marketing_opt_in) != opted_in)
-        self.env["esp.consent.log"]._esp_log(
-            changing, "opt_in" if opted_in else "opt_out"
-        )
 
     def _esp_capture_write(self, changed, old_emails):
         """What a write tells the ESPs: email moves, consent, profile."""

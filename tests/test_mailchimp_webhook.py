@@ -60,6 +60,16 @@ class TestMailchimpWebhook(MailchimpSandboxMixin, EspSyncCase, HttpCase):
         self.assertEqual(self._blacklisted(), 1)
         self.assertFalse(self.customer.esp_marketing_opt_in)
         self.assertEqual(self.customer._esp_consent_status(), "unsubscribed")
+        self._assert_consent_logged("esp_webhook")
+
+    def _assert_consent_logged(self, source):
+        """Consent evidence of the real path: one ESP opt-out, its source."""
+        rows = self.env["esp.consent.log"].search(
+            [("partner_id", "=", self.customer.id), ("event", "=", "esp_opt_out")]
+        )
+        self.assertEqual(rows.mapped("source"), [source])
+        self.assertEqual(rows.backend_id, self.mailchimp)
+        self.assertEqual(rows.email, "ann.customer@example.com")
 
     def test_cleaned_address_is_blacklisted(self):
         form = {
@@ -156,3 +166,4 @@ class TestMailchimpWebhook(MailchimpSandboxMixin, EspSyncCase, HttpCase):
         self.customer.invalidate_recordset()
         self.assertFalse(self.customer.esp_marketing_opt_in)
         self.assertEqual(self._blacklisted(), 1)
+        self._assert_consent_logged("esp_poll")
