@@ -17,7 +17,11 @@ from odoo import _, api, fields, models
 from odoo.exceptions import AccessError
 from odoo.tools.safe_eval import safe_eval
 
+from odoo.addons.queue_job.exception import RetryableJobError
+
 from .. import const
+from ..providers import EspError
+from ..providers.retry import retry_delay
 from .esp_sync_job_guard import guarded_job
 
 CHUNK = 100
@@ -169,7 +173,21 @@ class EspReconcile(models.Model):
         if self.state != "running":
             return _("Not running (%s).", self.state)
         with guarded_job(self.backend_id, _("Reconciliation %s", self.name)):
-            return self._esp_check_chunk_guarded()
+            try:
+                return self._esp_check_chunk_guarded()
+            except EspError as err:
+                if err.retryable:
+                    # The one retry policy: wait as the ESP says, no count.
+                    raise RetryableJobError(
+                        str(err),
+                        seconds=int(retry_delay(err, 0)) or 1,
+                        ignore_retry=True,
+                    ) from err
+                self.sudo().write(
+                    {"state": "cancelled", "finished_at": fields.Datetime.now()}
+                )
+                self.env["esp.sync.exception"]._esp_record(self.backend_id, self, err)
+                return str(err)
 
     def _esp_check_chunk_guarded(self):
         ids = json.loads(self.partner_ids_json or "[]")

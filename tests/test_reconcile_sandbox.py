@@ -167,3 +167,24 @@ class TestReconcileSandbox(EspSyncCase):
         self._run_jobs(rounds=10)
         incidents._esp_check(self.backend)
         self.assertEqual(drift.state, "closed", "the next clean sample closes it")
+
+    def test_a_rate_limited_chunk_is_retried_not_an_exception(self):
+        """Seen in the soak: a 429 during a reconciliation was recorded as a
+        bug; it is a retry, as the ESP says."""
+        from unittest.mock import patch
+
+        from odoo.addons.queue_job.exception import RetryableJobError
+
+        from ..providers import EspError
+
+        run = self.env["esp.reconcile"].create({"backend_id": self.backend.id})
+        run.action_start()
+        error = EspError("slow down", category="rate_limit", status=429, retry_after=3)
+        adapter_class = type(self.backend._esp_adapter())
+        with patch.object(adapter_class, "read_profiles", side_effect=error):
+            with self.assertRaises(RetryableJobError):
+                run._esp_check_chunk()
+        self.assertFalse(
+            self.env["esp.sync.exception"].search([("category", "=", "unexpected")])
+        )
+        self.assertEqual(run.state, "running")
