@@ -64,7 +64,6 @@ class EspSyncBinding(models.Model):
         "last told (back in stock when it was 0 and is no longer).",
     )
     audience_id = fields.Char(
-        "Audience",
         readonly=True,
         help="Mailchimp audience routing: the audience (list id) the person "
         "was last written to. Routed elsewhere, the member moves there, keeps "
