@@ -72,6 +72,16 @@ class EspBackend(models.Model):
                 self._esp_flag_overdue(order)
         return len(ready), len(overdue)
 
+    def _esp_not_released(self):
+        """SQL: the order ``so`` has no Order Confirmed row on this backend."""
+        return SQL(
+            """NOT EXISTS (
+                   SELECT 1 FROM esp_sync_event e
+                    WHERE e.res_id = so.id AND e.res_model = 'sale.order'
+                      AND e.backend_id = %s AND e.event_type = 'order_released')""",
+            self.id,
+        )
+
     def _esp_held_orders(self, limit):
         """Confirmed orders told to this backend (Placed) and not released."""
         self.env.flush_all()
@@ -86,16 +96,13 @@ class EspBackend(models.Model):
                           AND e.backend_id = %(backend)s
                           AND e.event_type = 'order_placed'
                           AND e.state IN ('pending', 'sent'))
-                   AND NOT EXISTS (
-                       SELECT 1 FROM esp_sync_event e
-                        WHERE e.res_id = so.id AND e.res_model = 'sale.order'
-                          AND e.backend_id = %(backend)s
-                          AND e.event_type = 'order_released')
+                   AND %(not_released)s
                  ORDER BY so.id
                  LIMIT %(limit)s
                 """,
                 company=self.company_id.id,
                 backend=self.id,
+                not_released=self._esp_not_released(),
                 limit=limit,
             )
         )
@@ -117,16 +124,12 @@ class EspBackend(models.Model):
                   JOIN res_partner p ON p.id = so.partner_id
                  WHERE p.email_normalized = ANY(%(emails)s)
                    AND so.state = 'sale' AND so.company_id = %(company)s
-                   AND NOT EXISTS (
-                       SELECT 1 FROM esp_sync_event e
-                        WHERE e.res_id = so.id AND e.res_model = 'sale.order'
-                          AND e.backend_id = %(backend)s
-                          AND e.event_type = 'order_released')
+                   AND %(not_released)s
                  GROUP BY p.email_normalized
                 """,
                 emails=buyers,
                 company=self.company_id.id,
-                backend=self.id,
+                not_released=self._esp_not_released(),
             )
         )
         waiting = dict(self.env.cr.fetchall())

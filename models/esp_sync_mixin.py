@@ -97,13 +97,6 @@ class EspSyncMixin(models.AbstractModel):
                 targets.setdefault(backend, []).append(record)
         entries = []
         partner_of = {record.id: record._esp_partner() for record in self}
-        # Nothing about a person erased at the ESPs ever leaves again.
-        erased = {rid for rid, p in partner_of.items() if p.esp_erased_at}
-        if erased:
-            targets = {
-                backend: [r for r in records if r.id not in erased]
-                for backend, records in targets.items()
-            }
         everyone = self.env["res.partner"].sudo().union(*partner_of.values())
         # Whose companies: computed once for the whole capture.
         people_companies = (
@@ -143,7 +136,10 @@ class EspSyncMixin(models.AbstractModel):
         An opt-out or an email change must still reach every ESP that knows
         the person; an order of a customer without an email is recorded so
         that it fails visibly (a data exception) instead of vanishing.
+        Nothing about a person erased at the ESPs ever leaves again.
         """
+        if partner.esp_erased_at:
+            return False
         if event_type in ("consent", "email_change"):
             return backend._esp_knows(partner)
         if event_type == "back_in_stock":
