@@ -63,6 +63,8 @@ class EspReconcileLine(models.Model):
             except EspError:
                 continue  # an invalid address is a sync exception already
         commerce = values._esp_commerce_properties(backend, list(emails.values()))
+        # One look-up per chunk (ids, blacklist, consent sent), as the backfill.
+        lookups = values._esp_profile_lookups(backend, partners)
         names = list(COMPARED_FIGURES) + backend.mapping_ids.mapped("esp_property")
         adapter = backend._esp_adapter()
         groups = self.env["esp.audience.rule"]._esp_audience_groups(
@@ -73,7 +75,9 @@ class EspReconcileLine(models.Model):
             group_emails = [emails[p] for p in group]
             remote = group_adapter.read_profiles(group_emails, names)
             for partner in group:
-                expected = values._esp_profile(backend, partner, commerce=commerce)
+                expected = values._esp_profile(
+                    backend, partner, commerce=commerce, lookups=lookups
+                )
                 vals_list += self._esp_differences(
                     run, backend, partner, expected, remote.get(emails[partner]), names
                 )
