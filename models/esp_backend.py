@@ -397,4 +397,9 @@ class EspBackend(models.Model):
                 category="configuration",
                 code="missing_credentials",
             )
+        return self._esp_build_adapter()
+
+    def _esp_build_adapter(self):
+        """The provider's adapter for this backend's settings (engine tests
+        put a recording adapter here)."""
         return get_adapter(self._esp_settings())

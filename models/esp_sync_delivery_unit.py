@@ -189,7 +189,11 @@ class EspSyncDeliveryUnit(models.AbstractModel):
                 "backoff_level": head.backoff_level + (0 if guided else 1),
                 "retry_since": since if counted else head.retry_since,
                 "due_at": now + timedelta(seconds=seconds),
-                "note": _("Retrying in %(s)ss: %(e)s", s=int(seconds), e=error)[:250],
+                "note": _(
+                    "Retrying in %(s)ss: %(e)s",
+                    s=int(seconds),
+                    e=head.backend_id._esp_redact(error),
+                )[:250],
             }
         )
 
@@ -205,10 +209,11 @@ class EspSyncDeliveryUnit(models.AbstractModel):
             stream=head.stream,
             trace=trace,
         )
+        message = head.backend_id._esp_redact(error)
         rows.write(
             {
                 "state": "failed",
-                "note": str(error)[:250],
+                "note": message[:250],
                 "exception_id": exception.id,
                 "attempts": head.attempts + 1,
             }
@@ -216,7 +221,7 @@ class EspSyncDeliveryUnit(models.AbstractModel):
         if record:
             self.env["esp.sync.binding"]._esp_get(
                 head.backend_id, record, head.stream
-            )._esp_mark_failed(str(error))
+            )._esp_mark_failed(message)
         return exception
 
     @api.model

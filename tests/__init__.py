@@ -1,6 +1,6 @@
 from . import test_backend
 from . import test_capture
-from . import test_delivery
+from . import test_klaviyo_delivery
 from . import test_errors
 from . import test_field_mapping
 from . import test_security
@@ -15,6 +15,7 @@ from . import test_klaviyo_sandbox
 from . import test_mailchimp_backfill
 from . import test_dotdigital_sandbox
 from . import test_engine
+from . import test_engine_delivery
 from . import test_engine_defects
 from . import test_engine_concurrency
 from . import test_typed_email

@@ -40,11 +40,10 @@ class TestCapture(EspSyncCase):
         rows = self._ledger(event_type="profile")
         self.assertEqual(len(rows), 3, "capture only inserts, never updates a row")
         self.trap.assert_jobs_count(1)
-        with self._mock() as rsps:
-            self._klaviyo_ok(rsps)
-            self._run_jobs()
-            (body,) = self._bodies(rsps, "/api/profile-import")
-        self.assertEqual(body["data"]["attributes"]["location"]["city"], "Hull")
+        adapter = self._recorder()
+        self._run_jobs()
+        ((profile,),) = adapter.calls_of("upsert_profile")
+        self.assertEqual(profile["address"]["city"], "Hull")
         self.assertEqual(set(rows.mapped("state")), {"sent"}, "one call for all")
 
     def test_sync_writes_do_not_capture(self):

@@ -10,7 +10,8 @@ from odoo import fields
 from odoo.exceptions import ValidationError
 
 from .. import const
-from .common import KLAVIYO_URL, EspSyncCase
+from .common import EspSyncCase
+from .klaviyo_common import KLAVIYO_URL, KlaviyoHttpMixin
 
 ITEM_ID = "$custom:::$default:::{}"
 ONE_MINUTE = timedelta(minutes=1)
@@ -20,7 +21,7 @@ PIXEL = PNG_HEAD + "P4z8DwHwAFAAH/iZk9HQAAAABJRU5ErkJggg=="
 OTHER_PIXEL = PNG_HEAD + "NgYPj/HwADAgH/5ncLrgAAAABJRU5ErkJggg=="
 
 
-class TestKlaviyoCatalog(EspSyncCase):
+class TestKlaviyoCatalog(KlaviyoHttpMixin, EspSyncCase):
     """Catalogue items and inventory deltas: capture, payloads, skips."""
 
     @classmethod
