@@ -150,6 +150,36 @@ class TestCapture(EspSyncCase):
             )
         )
 
+    def test_scope_follows_backend_and_rule_changes_at_once(self):
+        """Capture caches what it reads of a backend; every change to the
+        backend or to one of its routing rules is seen by the next write."""
+
+        def captured(city):
+            self.customer.write({"city": city})
+            return bool(self._ledger(event_type="profile", res_id=self.customer.id))
+
+        self.assertTrue(captured("York"))
+        self.events.search([]).unlink()
+        self.backend.partner_domain = "[('supplier_rank', '>', 0)]"
+        self.assertFalse(captured("Hull"), "the new domain applies at once")
+        self.backend.partner_domain = "[('customer_rank', '>', 0)]"
+        vip = self.env["res.partner.category"].create({"name": "VIP"})
+        rule = self.env["esp.audience.rule"].create(
+            {
+                "name": "VIPs only",
+                "backend_id": self.backend.id,
+                "list_id": "L1",
+                "category_ids": [(6, 0, vip.ids)],
+            }
+        )
+        self.assertFalse(captured("Bath"), "a new rule routes at once")
+        rule.active = False
+        self.assertTrue(captured("Bristol"), "an archived rule stops at once")
+        self.events.search([]).unlink()
+        self.backend.profile_mode = "scheduled"
+        self.assertTrue(captured("Derby"))
+        self.assertEqual(self._ledger(event_type="profile").mode, "scheduled")
+
     def test_scheduled_stream_waits_for_cron(self):
         self.backend.profile_mode = "scheduled"
         self.customer.write({"city": "York"})
