@@ -158,12 +158,14 @@ class TestCapture(EspSyncCase):
             self.customer.write({"city": city})
             return bool(self._ledger(event_type="profile", res_id=self.customer.id))
 
+        vip = self.env["res.partner.category"].create({"name": "VIP"})
         self.assertTrue(captured("York"))
         self.events.search([]).unlink()
         self.backend.partner_domain = "[('supplier_rank', '>', 0)]"
         self.assertFalse(captured("Hull"), "the new domain applies at once")
         self.backend.partner_domain = "[('customer_rank', '>', 0)]"
-        vip = self.env["res.partner.category"].create({"name": "VIP"})
+        self.assertTrue(captured("Leeds"))
+        self.events.search([]).unlink()
         rule = self.env["esp.audience.rule"].create(
             {
                 "name": "VIPs only",
