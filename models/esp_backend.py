@@ -373,6 +373,7 @@ class EspBackend(models.Model):
             or "",
             extra={
                 "api_endpoint": backend.dotdigital_api_endpoint or "",
+                "never_opted_in": backend.dotdigital_never_opted_in or "neutral",
                 # A Mailchimp store created by a backfill: the company's.
                 "store_name": backend.company_id.name,
                 "currency": backend.company_id.currency_id.name,

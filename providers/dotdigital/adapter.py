@@ -234,6 +234,26 @@ class DotdigitalAdapter(
             return None
         return payloads.ChannelProperties(email=email)
 
+    def _never_opted_in_channel(self):
+        """The email channel of a new contact without an Odoo opt-in: none
+        (the neutral state: Dotdigital's default, outside the marketing
+        address book) or unsubscribed, as the backend says."""
+        mode = self.settings.extra.get(const.EXTRA_NEVER_OPTED_IN, const.NEVER_NEUTRAL)
+        if mode == const.NEVER_UNSUBSCRIBED:
+            return payloads.ChannelProperties(
+                email=payloads.EmailChannel(status=const.EMAIL_UNSUBSCRIBED)
+            )
+        return None
+
+    def _marketing_lists(self, consent):
+        """The marketing address book, for an Odoo opt-in only: nobody joins
+        it without one, so campaigns to it reach opted-in people alone."""
+        if consent is None or consent.suppressed:
+            return None
+        if ConsentStatus(consent.status) != ConsentStatus.SUBSCRIBED:
+            return None
+        return self._lists()
+
     def _consent_records(self, consent):
         """Consent evidence, when Odoo has all Dotdigital requires."""
         if consent is None or ConsentStatus(consent.status) != ConsentStatus.SUBSCRIBED:
@@ -289,26 +309,25 @@ class DotdigitalAdapter(
         return payloads.ContactUpdate(
             identifiers=payloads.Identifiers(email=email),
             dataFields=self._data_fields(profile) or None,
-            lists=self._lists(),
+            lists=self._marketing_lists(profile.consent),
             channelProperties=channel,
             consentRecords=records,
         ).dump()
 
     def upsert_profile(self, profile):
-        """PATCH the contact (created if new) with data fields and list.
+        """PATCH the contact (created if new) with data fields; an opt-in
+        joins the marketing address book.
 
         The email status is written only for a new contact: Odoo's opt-in
-        (with its evidence), else unsubscribed (Dotdigital would subscribe it).
-        An existing contact keeps its status whatever Odoo's consent: a name
+        (with its evidence), else the backend's never-opted-in state. An
+        existing contact keeps its status whatever Odoo's consent: a name
         edit must not resubscribe someone who unsubscribed in Dotdigital.
         """
         self._start()
         email = self._email(profile.email)
         channel = records = None
         if not self._contact_exists(email):
-            channel = self._channel(profile.consent) or payloads.ChannelProperties(
-                email=payloads.EmailChannel(status=const.EMAIL_UNSUBSCRIBED)
-            )
+            channel = self._channel(profile.consent) or self._never_opted_in_channel()
             records = self._consent_records(profile.consent)
         body = self._contact_body(profile, email, channel, records)
         self._ensure_data_fields(body.get("dataFields") or {})
@@ -337,6 +356,7 @@ class DotdigitalAdapter(
         email = self._email(consent.email)
         body = payloads.ContactUpdate(
             identifiers=payloads.Identifiers(email=email),
+            lists=self._marketing_lists(consent),
             channelProperties=channel,
             consentRecords=self._consent_records(consent),
         ).dump()
