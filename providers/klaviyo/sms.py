@@ -1,0 +1,152 @@
+"""Klaviyo SMS marketing consent: the subscription bulk jobs, SMS channel.
+
+Subscribe: ``profile-subscription-bulk-create-job`` with the profile's email
+(the person), its ``phone_number`` in E.164 and ``subscriptions.sms.marketing``
+SUBSCRIBED with the consent date. Unsubscribe: ``-delete-job`` naming only the
+``phone_number`` and the SMS channel, so the email channel is never touched.
+"""
+
+import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from ..base import DeliveryResult
+from ..events import ConsentStatus
+from . import builders as b
+from . import const
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    def dump(self):
+        return self.model_dump(mode="json", exclude_none=True, by_alias=True)
+
+
+class SmsMarketing(_Model):
+    consent: Literal["SUBSCRIBED", "UNSUBSCRIBED"]
+    consented_at: datetime.datetime | None = None
+
+
+class SmsChannel(_Model):
+    marketing: SmsMarketing
+
+
+class SmsChannels(_Model):
+    sms: SmsChannel
+
+
+class SmsProfileAttributes(_Model):
+    email: str | None = None
+    phone_number: str
+    subscriptions: SmsChannels
+
+
+class SmsProfile(_Model):
+    type: Literal["profile"] = "profile"
+    attributes: SmsProfileAttributes
+
+
+class SmsProfiles(_Model):
+    data: list[SmsProfile]
+
+
+class SmsJobAttributes(_Model):
+    custom_source: str | None = None
+    profiles: SmsProfiles
+
+
+class SmsJob(_Model):
+    type: Literal[
+        "profile-subscription-bulk-create-job", "profile-subscription-bulk-delete-job"
+    ]
+    attributes: SmsJobAttributes
+
+
+class SmsJobRequest(_Model):
+    """POST /api/profile-subscription-bulk-create-jobs or -delete-jobs."""
+
+    data: SmsJob
+
+
+def build_sms_subscribe_request(consent, consented_at):
+    """Subscribe ``consent.phone`` to SMS marketing on the person's profile."""
+    return SmsJobRequest(
+        data=SmsJob(
+            type="profile-subscription-bulk-create-job",
+            attributes=SmsJobAttributes(
+                custom_source=consent.source or None,
+                profiles=SmsProfiles(
+                    data=[
+                        SmsProfile(
+                            attributes=SmsProfileAttributes(
+                                email=consent.email,
+                                phone_number=consent.phone,
+                                subscriptions=SmsChannels(
+                                    sms=SmsChannel(
+                                        marketing=SmsMarketing(
+                                            consent="SUBSCRIBED",
+                                            consented_at=consented_at,
+                                        )
+                                    )
+                                ),
+                            )
+                        )
+                    ]
+                ),
+            ),
+        )
+    )
+
+
+def build_sms_unsubscribe_request(phone):
+    """Unsubscribe ``phone`` from SMS marketing only."""
+    return SmsJobRequest(
+        data=SmsJob(
+            type="profile-subscription-bulk-delete-job",
+            attributes=SmsJobAttributes(
+                profiles=SmsProfiles(
+                    data=[
+                        SmsProfile(
+                            attributes=SmsProfileAttributes(
+                                phone_number=phone,
+                                subscriptions=SmsChannels(
+                                    sms=SmsChannel(
+                                        marketing=SmsMarketing(consent="UNSUBSCRIBED")
+                                    )
+                                ),
+                            )
+                        )
+                    ]
+                ),
+            ),
+        )
+    )
+
+
+class SmsConsentMixin:
+    """``update_sms_consent`` of :class:`~providers.klaviyo.KlaviyoAdapter`."""
+
+    def update_sms_consent(self, consent):
+        """Subscribe or unsubscribe the number; never for NEVER."""
+        status = ConsentStatus(consent.status)
+        if status == ConsentStatus.NEVER:
+            return DeliveryResult(
+                skipped_reason="No SMS opt-in recorded in Odoo: never subscribed.",
+                requests=0,
+            )
+        self._start()
+        self._require_email(consent.email)
+        if status == ConsentStatus.SUBSCRIBED:
+            consented_at = b.utc(consent.consented_at)
+            now = datetime.datetime.now(datetime.timezone.utc)
+            if consented_at and consented_at > now:
+                consented_at = now  # Klaviyo wants consent in the past
+            body = build_sms_subscribe_request(consent, consented_at)
+            path, action = const.PATH_SUBSCRIBE_JOBS, "sms subscribed"
+        else:
+            body = build_sms_unsubscribe_request(consent.phone)
+            path, action = const.PATH_UNSUBSCRIBE_JOBS, "sms unsubscribed"
+        self._request("POST", path, json=body.dump())
+        return self._result(detail={"action": action})
