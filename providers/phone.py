@@ -14,6 +14,7 @@ import re
 MAX_DIGITS = 15  # E.164
 MIN_DIGITS = 8  # country code + the shortest subscriber numbers in use
 _SEPARATORS = re.compile(r"[\s.\-/()\[\]]")
+_INTERNATIONAL = re.compile(r"^\s*(\+|00)")
 
 
 class PhoneError(ValueError):
@@ -41,7 +42,13 @@ def normalise_mobile(typed, calling_code=None):
     ``calling_code``: the country's calling code (Odoo's
     ``res.country.phone_code``, e.g. ``32``), needed for national numbers.
     """
-    raw = _SEPARATORS.sub("", typed or "")
+    typed = typed or ""
+    if _INTERNATIONAL.match(typed):
+        # "+44 (0)20 …": the bracketed trunk 0 is not dialled from abroad.
+        typed_digits = typed.replace("(0)", "", 1)
+    else:
+        typed_digits = typed
+    raw = _SEPARATORS.sub("", typed_digits)
     if not raw:
         raise PhoneError("no mobile number")
     if raw.startswith("+"):

@@ -8,9 +8,10 @@ it stays as it is.
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..base import DeliveryResult
+from ..base import DeliveryResult, ErrorCategory, EspError
 from ..events import ConsentStatus
 
+CONTACT_WAIT_SECONDS = 30
 SMS_STATUS = {
     ConsentStatus.SUBSCRIBED: "subscribed",
     ConsentStatus.UNSUBSCRIBED: "unsubscribed",
@@ -57,6 +58,20 @@ class SmsConsentMixin:
             )
         self._start()
         email = self._email(consent.email)
+        if not self._contact_exists(email):
+            if status == "unsubscribed":
+                return self._result(
+                    skipped_reason="No Dotdigital contact: no SMS to unsubscribe."
+                )
+            # A PATCH would create the contact with the account's default email
+            # status (often subscribed): its profile delivery creates it first.
+            raise EspError(
+                "The Dotdigital contact does not exist yet; its profile is "
+                "delivered first, then the SMS opt-in.",
+                category=ErrorCategory.TRANSIENT,
+                code="contact_not_created_yet",
+                retry_after=CONTACT_WAIT_SECONDS,
+            )
         body = SmsContactUpdate(
             identifiers=SmsIdentifiers(
                 email=email, mobileNumber=consent.phone.lstrip("+")

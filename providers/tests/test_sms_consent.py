@@ -8,7 +8,7 @@ import pytest
 import responses
 
 from providers import events
-from providers.base import BackendSettings
+from providers.base import BackendSettings, EspError
 from providers.dotdigital.adapter import DotdigitalAdapter
 from providers.klaviyo import KlaviyoAdapter
 from providers.klaviyo import const as kl_const
@@ -164,11 +164,13 @@ def test_mailchimp_has_no_sms_consent(mocked):
 )
 def test_dotdigital_sms_status_request(mocked, status, expected):
     url = f"{DD}/contacts/v3/email/ada@example.com"
+    mocked.get(url, json={"contactId": 42, "status": "subscribed"})
     mocked.patch(url, json={"contactId": 42, "status": "subscribed"})
     result = dotdigital(api_endpoint=DD).update_sms_consent(sms(status))
     assert result.external_id == "42"
     assert result.detail == {"sms_status": expected}
-    call = mocked.calls[0]
+    assert [c.request.method for c in mocked.calls] == ["GET", "PATCH"]
+    call = mocked.calls[1]
     assert "merge-option=" in call.request.url
     body = body_of(call)
     assert body == {
@@ -225,3 +227,18 @@ def test_dotdigital_sandbox_sms_channel(sb, make_consent):
     adapter.update_sms_consent(sms(S.UNSUBSCRIBED))
     assert contact()["channelProperties"]["sms"] == {"status": "unsubscribed"}
     assert contact()["channelProperties"]["email"]["status"] == "subscribed"
+
+
+def test_dotdigital_waits_for_the_contact(mocked):
+    """No PATCH creates a contact: its email status would be the account's
+    default. The opt-in retries once the profile created it."""
+    url = f"{DD}/contacts/v3/email/ada@example.com"
+    mocked.get(url, status=404, json={"errorCode": "contacts:contactNotFound"})
+    adapter = dotdigital(api_endpoint=DD)
+    with pytest.raises(EspError) as caught:
+        adapter.update_sms_consent(sms())
+    assert caught.value.retryable and caught.value.retry_after == 30
+    mocked.get(url, status=404, json={"errorCode": "contacts:contactNotFound"})
+    result = adapter.update_sms_consent(sms(S.UNSUBSCRIBED))
+    assert "no SMS to unsubscribe" in result.skipped_reason
+    assert [c.request.method for c in mocked.calls] == ["GET", "GET"]
