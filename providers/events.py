@@ -229,6 +229,10 @@ class ConsentUpdate:
     occurred_at: datetime.datetime
     reason: str = ""
     provider_ref: str = ""  # list id / webhook id, for echo detection
+    # email, or sms: an SMS opt-out clears the SMS opt-in only (``phone``:
+    # the number, E.164), never the email consent.
+    channel: str = "email"
+    phone: str = ""
 
 
 @dataclasses.dataclass(frozen=True)

@@ -12,7 +12,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from ..base import DeliveryResult
-from ..events import ConsentStatus
+from ..events import ConsentStatus, ConsentUpdate
+from ..wire import dig, parse_timestamp
 from . import builders as b
 from . import const
 
@@ -126,7 +127,24 @@ def build_sms_unsubscribe_request(phone):
 
 
 class SmsConsentMixin:
-    """``update_sms_consent`` of :class:`~providers.klaviyo.KlaviyoAdapter`."""
+    """``update_sms_consent`` of :class:`~providers.klaviyo.KlaviyoAdapter`,
+    and the SMS opt-outs its consent poll reads (a STOP reply, an unsubscribe
+    in Klaviyo): ``ConsentUpdate(channel="sms")``, apart from email ones."""
+
+    _polling_sms = False
+
+    def fetch_consent_updates(self, since):
+        self._polling_sms = True
+        try:
+            return super().fetch_consent_updates(since)
+        finally:
+            self._polling_sms = False
+
+    def _profile_consent_updates(self, profile, since):
+        yield from super()._profile_consent_updates(profile, since)
+        if self._polling_sms:
+            # Only the poll: read_consent (before an email opt-in) is email's.
+            yield from sms_opt_outs(profile, since)
 
     def update_sms_consent(self, consent):
         """Subscribe or unsubscribe the number; never for NEVER."""
@@ -150,3 +168,25 @@ class SmsConsentMixin:
             path, action = const.PATH_UNSUBSCRIBE_JOBS, "sms unsubscribed"
         self._request("POST", path, json=body.dump())
         return self._result(detail={"action": action})
+
+
+def sms_opt_outs(profile, since):
+    """The profile's SMS marketing unsubscribe made after ``since``."""
+    attributes = profile.get("attributes") or {}
+    email = (attributes.get("email") or "").strip().lower()
+    marketing = dig(attributes, "subscriptions", "sms", "marketing") or {}
+    if not email or marketing.get("consent") != "UNSUBSCRIBED":
+        return
+    changed = parse_timestamp(
+        marketing.get("last_updated") or marketing.get("consent_timestamp")
+    )
+    if changed and changed > since:
+        yield ConsentUpdate(
+            email=email,
+            status="unsubscribed",
+            occurred_at=changed,
+            reason="SMS " + str(marketing.get("method") or "UNSUBSCRIBED"),
+            provider_ref="sms",
+            channel="sms",
+            phone=attributes.get("phone_number") or "",
+        )

@@ -242,3 +242,23 @@ def test_dotdigital_waits_for_the_contact(mocked):
     result = adapter.update_sms_consent(sms(S.UNSUBSCRIBED))
     assert "no SMS to unsubscribe" in result.skipped_reason
     assert [c.request.method for c in mocked.calls] == ["GET", "GET"]
+
+
+def test_klaviyo_poll_reads_an_sms_stop_apart_from_email(sb, make_consent):
+    adapter = klaviyo(base=sb.base_url("klaviyo"), key="pk_sandbox_sms_03")
+    before = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(
+        seconds=5
+    )
+    adapter.update_consent(make_consent())
+    adapter.update_sms_consent(sms())
+    sb.action("klaviyo", "sms_stop", email="ada@example.com")
+    (update,) = adapter.fetch_consent_updates(before)
+    assert (update.email, update.status, update.channel, update.phone) == (
+        "ada@example.com",
+        "unsubscribed",
+        "sms",
+        "+32475123456",
+    )
+    assert update.reason == "SMS INBOUND_MESSAGE"
+    # Before an email opt-in, only the email channel is read.
+    assert adapter.read_consent("ada@example.com") is None
