@@ -9,6 +9,8 @@ someone who opted out. The number sent is the partner's mobile in E.164
 Marketing API has no SMS consent: no row is recorded for it.
 """
 
+import datetime
+
 from odoo import _, api, fields, models
 
 from .. import const
@@ -137,3 +139,60 @@ class ResPartner(models.Model):
             lambda p: p.esp_sms_opt_in or p.esp_sms_withdrawn_at
         )._esp_capture_sms(backend)
         return result
+
+    # ------------------------------------------------------- ESP -> Odoo SMS
+    @api.model
+    def _esp_apply_consent_updates(self, backend, updates):
+        """SMS opt-outs made at the ESP clear the SMS opt-in only; email
+        updates take the email path unchanged."""
+        sms = [u for u in updates if getattr(u, "channel", "email") == "sms"]
+        if not sms:
+            return super()._esp_apply_consent_updates(backend, updates)
+        others = [u for u in updates if u not in sms]
+        changed = super()._esp_apply_consent_updates(backend, others) if others else 0
+        return changed + self._esp_apply_sms_opt_outs(backend, sms)
+
+    @api.model
+    def _esp_apply_sms_opt_outs(self, backend, updates):
+        """Clear the SMS opt-in of the people ``updates`` name, log it, and
+        tell the other SMS backends that know them. An opt-out older than
+        Odoo's opt-in (or an opt-in already cleared: our own unsubscribe read
+        back) changes nothing. Returns how many partners changed."""
+        changed = self.browse()
+        for update in updates:
+            partners = self._esp_reachable_partners(backend, update.email.lower())
+            occurred = update.occurred_at
+            if occurred and occurred.tzinfo:
+                occurred = occurred.astimezone(datetime.timezone.utc).replace(
+                    tzinfo=None
+                )
+            to_clear = partners.filtered("esp_sms_opt_in")
+            if occurred:
+                # An opt-out older than the opt-in Odoo holds is not news; in
+                # the same second (both are read to the second) the opt-out wins.
+                to_clear = to_clear.filtered_domain(
+                    [
+                        "|",
+                        ("esp_sms_consent_date", "=", False),
+                        ("esp_sms_consent_date", "<=", occurred),
+                    ]
+                )
+            if not to_clear:
+                continue
+            to_clear.with_context(**{const.NO_CAPTURE: True, LOGGED: True}).write(
+                {"esp_sms_opt_in": False}
+            )
+            to_clear._esp_log_sms(
+                "esp_opt_out",
+                backend=backend,
+                note=f"{update.phone or ''} {update.reason or update.status}".strip(),
+            )
+            changed |= to_clear
+        if changed:
+            backends = self.env["esp.backend"].sudo().browse()
+            reach = changed.with_company(backend.company_id)._esp_companies_of()
+            for companies in reach.values():
+                for company in companies:
+                    backends |= backends._esp_backends_for_company(company, "consent")
+            changed._esp_capture_sms(backends - backend)
+        return len(changed)

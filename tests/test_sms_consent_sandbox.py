@@ -202,3 +202,46 @@ class TestSmsConsentSandbox(MailchimpSandboxMixin, EspSyncCase):
     def test_no_sms_row_without_opt_in(self):
         self.customer.write({"mobile": "+32 475 12 34 56"})
         self.assertFalse(self._sms_rows(self.backend) + self._sms_rows(self.dd))
+
+    def test_sms_stop_in_klaviyo_reaches_odoo_and_dotdigital(self):
+        self.customer.write(
+            {"mobile": "+32 475 12 34 56", "esp_marketing_opt_in": True}
+        )
+        self._run_jobs()
+        self.customer.write({"esp_sms_opt_in": True})
+        self._run_jobs()
+        self.assertEqual(
+            self._contact()["channelProperties"]["sms"]["status"], "subscribed"
+        )
+        klaviyo_rows = len(self._sms_rows(self.backend))
+
+        # The person replies STOP to a Klaviyo text; the consent poll reads it.
+        self.sandbox.action("klaviyo", "sms_stop", email=self.email, account=KEY)
+        self.assertIn("1 partners updated", self.backend._esp_poll_consent())
+        self.assertFalse(self.customer.esp_sms_opt_in)
+        self.assertTrue(self.customer.esp_sms_withdrawn_at)
+        log = self._sms_log()
+        self.assertEqual(log.mapped("event"), ["opt_in", "esp_opt_out"])
+        self.assertEqual(log[-1].backend_id, self.backend)
+        self.assertIn("INBOUND_MESSAGE", log[-1].note)
+        self._run_jobs()
+        # Dotdigital hears it; Klaviyo is not told its own news back.
+        self.assertEqual(
+            self._contact()["channelProperties"]["sms"]["status"], "unsubscribed"
+        )
+        self.assertEqual(len(self._sms_rows(self.backend)), klaviyo_rows)
+        # Email consent is untouched everywhere.
+        self.assertTrue(self.customer.esp_marketing_opt_in)
+        self.assertFalse(
+            self.env["mail.blacklist"].search([("email", "=", self.email)])
+        )
+        self.assertEqual(
+            self._klaviyo()["subscriptions"]["email"]["consent"], "SUBSCRIBED"
+        )
+        self.assertEqual(
+            self._contact()["channelProperties"]["email"]["status"], "subscribed"
+        )
+        # Read again, nothing is news.
+        self.assertIn("0 partners updated", self.backend._esp_poll_consent())
+        self.assertFalse(self._open_exceptions())
+        self._assert_mailchimp_untouched()
