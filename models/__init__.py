@@ -50,3 +50,4 @@ from . import res_partner_sms
 from . import esp_consent_log_sms
 from . import esp_sync_values_sms
 from . import esp_sync_exception_consent
+from . import esp_sync_delivery_sms

@@ -352,3 +352,8 @@ class EspAdapter(abc.ABC):
             skipped_reason=f"{self.provider.title()} has no SMS consent in its API.",
             requests=0,
         )
+
+    def read_sms_consent(self, email):
+        """The person's SMS opt-out at the ESP (``ConsentUpdate`` with
+        ``channel="sms"``), or None: read before an SMS opt-in is sent."""
+        return None

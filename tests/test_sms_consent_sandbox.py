@@ -245,3 +245,28 @@ class TestSmsConsentSandbox(MailchimpSandboxMixin, EspSyncCase):
         self.assertIn("0 partners updated", self.backend._esp_poll_consent())
         self.assertFalse(self._open_exceptions())
         self._assert_mailchimp_untouched()
+
+    def test_unheard_sms_stop_is_never_overwritten_by_an_opt_in(self):
+        self.customer.write({"mobile": "+32 475 12 34 56"})
+        self._run_jobs()
+        self.customer.write({"esp_sms_opt_in": True})
+        self._run_jobs()
+        # STOP in Klaviyo; before any poll, a new number re-sends the opt-in.
+        self.sandbox.action("klaviyo", "sms_stop", email=self.email, account=KEY)
+        self.customer.write({"mobile": "+32 475 99 88 77"})
+        self._run_jobs()
+        self.assertEqual(
+            self._klaviyo()["subscriptions"]["sms"]["consent"], "UNSUBSCRIBED"
+        )
+        self.assertFalse(self.customer.esp_sms_opt_in)
+        log = self._sms_log()
+        self.assertEqual(log.mapped("event"), ["opt_in", "esp_opt_out"])
+        self.assertEqual(log[-1].source, "esp_read")
+        row = self._sms_rows(self.backend).sorted("id")[-1]
+        self.assertEqual(row.state, "skipped")
+        self.assertIn("SMS opt-out Odoo had not heard of", row.note)
+        # Dotdigital hears the opt-out.
+        self.assertEqual(
+            self._contact()["channelProperties"]["sms"]["status"], "unsubscribed"
+        )
+        self.assertFalse(self._open_exceptions())

@@ -146,6 +146,20 @@ class SmsConsentMixin:
             # Only the poll: read_consent (before an email opt-in) is email's.
             yield from sms_opt_outs(profile, since)
 
+    def read_sms_consent(self, email):
+        """The profile's SMS unsubscribe, if any (read before an opt-in)."""
+        self._start()
+        params = {
+            "filter": f'equals(email,"{self._email(email)}")',
+            "additional-fields[profile]": "subscriptions",
+        }
+        doc = self._request("GET", const.PATH_PROFILES, params=params)
+        epoch = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+        for profile in (doc.get("data") or [])[:1]:
+            for update in sms_opt_outs(profile, epoch):
+                return update
+        return None
+
     def update_sms_consent(self, consent):
         """Subscribe or unsubscribe the number; never for NEVER."""
         status = ConsentStatus(consent.status)

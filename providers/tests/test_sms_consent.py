@@ -262,3 +262,40 @@ def test_klaviyo_poll_reads_an_sms_stop_apart_from_email(sb, make_consent):
     assert update.reason == "SMS INBOUND_MESSAGE"
     # Before an email opt-in, only the email channel is read.
     assert adapter.read_consent("ada@example.com") is None
+
+
+def test_klaviyo_reads_sms_consent_before_an_opt_in(mocked):
+    profile = {
+        "type": "profile",
+        "id": "P1",
+        "attributes": {
+            "email": "ada@example.com",
+            "phone_number": "+32475123456",
+            "subscriptions": {
+                "email": {"marketing": {"consent": "SUBSCRIBED"}},
+                "sms": {
+                    "marketing": {
+                        "consent": "UNSUBSCRIBED",
+                        "method": "INBOUND_MESSAGE",
+                        "last_updated": "2026-03-02T08:00:00+00:00",
+                    }
+                },
+            },
+        },
+    }
+    mocked.get(f"{KL}/api/profiles", json={"data": [profile], "links": {}})
+    update = klaviyo().read_sms_consent("Ada@Example.com")
+    (call,) = mocked.calls
+    assert "filter=equals%28email%2C%22ada%40example.com%22%29" in call.request.url
+    assert "additional-fields%5Bprofile%5D=subscriptions" in call.request.url
+    assert (update.channel, update.status, update.phone) == (
+        "sms",
+        "unsubscribed",
+        "+32475123456",
+    )
+    assert update.occurred_at == datetime.datetime(
+        2026, 3, 2, 8, 0, tzinfo=datetime.timezone.utc
+    )
+    profile["attributes"]["subscriptions"]["sms"]["marketing"]["consent"] = "SUBSCRIBED"
+    mocked.get(f"{KL}/api/profiles", json={"data": [profile], "links": {}})
+    assert klaviyo().read_sms_consent("ada@example.com") is None
