@@ -270,3 +270,19 @@ class TestSmsConsentSandbox(MailchimpSandboxMixin, EspSyncCase):
             self._contact()["channelProperties"]["sms"]["status"], "unsubscribed"
         )
         self.assertFalse(self._open_exceptions())
+
+    def test_preview_shows_the_sms_request(self):
+        self.customer.write({"mobile": "0475 12 34 56", "esp_sms_opt_in": True})
+        wizard = self.env["esp.sync.preview"].create(
+            {
+                "backend_id": self.backend.id,
+                "partner_id": self.customer.id,
+                "event_type": "sms_consent",
+            }
+        )
+        wizard.action_preview()
+        self.assertIn("POST /api/profile-subscription-bulk-create-jobs", wizard.result)
+        self.assertIn(NUMBER, wizard.result)
+        wizard.backend_id = self.mailchimp
+        wizard.action_preview()
+        self.assertIn("no SMS consent", wizard.result)
