@@ -33,6 +33,7 @@
         "views/esp_sync_health_views.xml",
         "views/esp_sync_incident_views.xml",
         "views/res_partner_views.xml",
+        "views/res_partner_sms_views.xml",
         "views/sale_order_views.xml",
         "views/res_config_settings_views.xml",
         "views/esp_backfill_views.xml",

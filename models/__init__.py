@@ -46,3 +46,8 @@ from . import esp_erasure
 from . import esp_reconcile
 from . import esp_reconcile_line
 from . import esp_back_in_stock
+from . import res_partner_sms
+from . import esp_consent_log_sms
+from . import esp_sync_values_sms
+from . import esp_sync_exception_consent
+from . import esp_sync_delivery_sms

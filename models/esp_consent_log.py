@@ -67,7 +67,9 @@ class EspConsentLog(models.Model):
     partner_id = fields.Many2one("res.partner", ondelete="set null", index=True)
     email = fields.Char(required=True, index=True)
     company_id = fields.Many2one("res.company", index=True)
-    channel = fields.Selection([("email", "Email")], required=True, default="email")
+    channel = fields.Selection(
+        [("email", "Email"), ("sms", "SMS")], required=True, default="email"
+    )
     event = fields.Selection(EVENTS, required=True)
     source = fields.Selection(SOURCES, required=True)
     backend_id = fields.Many2one(
@@ -103,10 +105,12 @@ class EspConsentLog(models.Model):
         return "website" if self.env.user.share else "odoo_user"
 
     @api.model
-    def _esp_log(self, partners, event, backend=None, note=None, email=None):
+    def _esp_log(
+        self, partners, event, backend=None, note=None, email=None, channel="email"
+    ):
         """One row per partner with an email, in one INSERT whatever their
         number (capture must stay cheap). ``email`` replaces the address
-        (an erasure logs a keyed hash)."""
+        (an erasure logs a keyed hash); ``channel``: email or sms."""
         partners = partners.filtered("email_normalized")
         if not partners:
             return self.browse()
@@ -119,7 +123,7 @@ class EspConsentLog(models.Model):
                 partner.id,
                 email or self._esp_logged_email(partner),
                 (backend.company_id if backend else partner.company_id).id or None,
-                "email",
+                channel,
                 event,
                 source,
                 backend.id if backend else None,

@@ -20,6 +20,7 @@ ADAPTER_METHOD = {
     ev.CatalogItem: "upsert_catalog_item",
     list: "update_inventory",
     ev.BackInStockRequest: "subscribe_back_in_stock",
+    ev.SmsConsent: "update_sms_consent",
 }
 
 

@@ -176,6 +176,8 @@ class EspSyncEvent(models.Model):
                 group_ref += ":consent"
             elif event_type == "erasure":
                 group_ref += ":erasure"  # never held behind the person's rows
+            elif event_type == "sms_consent":
+                group_ref += ":sms"  # a bad mobile number never holds email
             rows.append(
                 (
                     backend.id,

@@ -340,3 +340,20 @@ class EspAdapter(abc.ABC):
         or token does not match.
         """
         return []
+
+    # --- SMS consent ------------------------------------------------------------
+    def update_sms_consent(self, consent):
+        """Write Odoo's SMS marketing consent (:class:`events.SmsConsent`).
+
+        ESPs without SMS consent in their API (Mailchimp's Marketing API)
+        keep this default: nothing is sent.
+        """
+        return DeliveryResult(
+            skipped_reason=f"{self.provider.title()} has no SMS consent in its API.",
+            requests=0,
+        )
+
+    def read_sms_consent(self, email):
+        """The person's SMS opt-out at the ESP (``ConsentUpdate`` with
+        ``channel="sms"``), or None: read before an SMS opt-in is sent."""
+        return None

@@ -229,3 +229,25 @@ class ConsentUpdate:
     occurred_at: datetime.datetime
     reason: str = ""
     provider_ref: str = ""  # list id / webhook id, for echo detection
+    # email, or sms: an SMS opt-out clears the SMS opt-in only (``phone``:
+    # the number, E.164), never the email consent.
+    channel: str = "email"
+    phone: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class SmsConsent:
+    """Odoo's SMS marketing consent for one person's mobile number.
+
+    ``phone``: the number in E.164 (``+32475123456``); ``email`` keeps the
+    ESP's one person per address (the profile the number belongs to);
+    ``country_code``: ISO 3166-1 alpha-2 of the number's country, when known.
+    """
+
+    email: str
+    external_id: str
+    phone: str
+    status: ConsentStatus
+    consented_at: datetime.datetime = None
+    source: str = "Odoo"
+    country_code: str = ""

@@ -31,6 +31,7 @@ from .errors import error_from_response
 from .inbound import InboundMixin
 from .orders import OrdersMixin
 from .reconcile import ReconcileMixin
+from .sms import SmsConsentMixin
 
 # Data fields known to exist per (endpoint, user digest): one GET per process.
 _fields_cache = {}
@@ -53,6 +54,7 @@ def data_field_name(key):
 
 
 class DotdigitalAdapter(
+    SmsConsentMixin,
     ReconcileMixin,
     ErasureMixin,
     InboundMixin,

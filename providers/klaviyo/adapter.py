@@ -23,11 +23,13 @@ from .erasure import ErasureMixin
 from .errors import error_from_response
 from .inbound import InboundMixin
 from .reconcile import ReconcileMixin
+from .sms import SmsConsentMixin
 
 _logger = logging.getLogger(__name__)
 
 
 class KlaviyoAdapter(
+    SmsConsentMixin,
     ReconcileMixin,
     BackInStockMixin,
     ErasureMixin,

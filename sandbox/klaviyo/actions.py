@@ -12,6 +12,7 @@ class ActionsMixin:
             "unsubscribe": self.action_unsubscribe,
             "suppress": self.action_suppress,
             "confirm_opt_in": self.action_confirm_opt_in,
+            "sms_stop": self.action_sms_stop,
         }
 
     def _targets(self, email, account, create):
@@ -58,6 +59,16 @@ class ActionsMixin:
                 )
                 done.append({"account": key, "profile_id": profile["id"]})
             return {"unsubscribed": email.lower(), "profiles": done}
+
+    def action_sms_stop(self, email, account=None):
+        """The person replies STOP to a text: SMS marketing unsubscribed (the
+        email channel is untouched; no webhook, the poll reads it)."""
+        with self.lock:
+            done = []
+            for key, _state, profile in self._targets(email, account, create=False):
+                self._set_unsubscribed(profile, "sms", method="INBOUND_MESSAGE")
+                done.append({"account": key, "profile_id": profile["id"]})
+            return {"sms_unsubscribed": email.lower(), "profiles": done}
 
     def action_suppress(self, email, reason="USER_SUPPRESSED", account=None):
         """Klaviyo suppresses the address (bounce, spam report, manual)."""

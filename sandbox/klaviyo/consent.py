@@ -66,6 +66,14 @@ class ConsentMixin:
                             "consented_at must be in the past.",
                             f"{pointer}/attributes/subscriptions/email/marketing/consented_at",
                         )
+                    if channels.get("sms") and not item["attributes"].get(
+                        "phone_number"
+                    ):
+                        raise ApiError(
+                            400,
+                            "phone_number is required to subscribe to SMS.",
+                            f"{pointer}/attributes/phone_number",
+                        )
                     profile, _created = self._upsert(state, identity_of(item), pointer)
                     plans.append((profile, channels))
             except (ApiError, filters.FilterError) as exc:
