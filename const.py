@@ -182,11 +182,11 @@ RELEASE_GATES = [
 ]
 
 # People with an email, no internal user, who bought, were invoiced or opted
-# in; the companies' own partners are excluded in code.
+# in (email or SMS); the companies' own partners are excluded in code.
 DEFAULT_PARTNER_DOMAIN = (
-    "[('email', '!=', False), ('partner_share', '=', True), '|', '|', "
+    "[('email', '!=', False), ('partner_share', '=', True), '|', '|', '|', "
     "('customer_rank', '>', 0), ('sale_order_ids', '!=', False), "
-    "('esp_marketing_opt_in', '=', True)]"
+    "('esp_marketing_opt_in', '=', True), ('esp_sms_opt_in', '=', True)]"
 )
 
 # Partner fields whose change refreshes the profile (mapped fields are added).

@@ -71,6 +71,10 @@ class TestSmsConsentSandbox(MailchimpSandboxMixin, EspSyncCase):
         contacts = self.sandbox.state("dotdigital", DD_USER)["contacts"].values()
         return next(c for c in contacts if c["identifiers"]["email"] == self.email)
 
+    def _contact_of(self, email):
+        contacts = self.sandbox.state("dotdigital", DD_USER)["contacts"].values()
+        return next(c for c in contacts if c["identifiers"]["email"] == email)
+
     def _sms_rows(self, backend):
         return self.events.search(
             [("backend_id", "=", backend.id), ("event_type", "=", "sms_consent")]
@@ -196,6 +200,32 @@ class TestSmsConsentSandbox(MailchimpSandboxMixin, EspSyncCase):
             self._contact()["channelProperties"]["sms"]["status"], "subscribed"
         )
         self._assert_mailchimp_untouched()
+
+    def test_a_prospect_with_only_an_sms_opt_in_is_in_scope(self):
+        """No order and no email opt-in: the SMS opt-in alone brings the
+        person into the default scope, never dropped silently."""
+        prospect = self.env["res.partner"].create(
+            {
+                "name": "Pat Prospect",
+                "email": "pat@example.com",
+                "mobile": "0475 65 43 21",
+                "country_id": self.env.ref("base.be").id,
+            }
+        )
+        self.assertFalse(self.backend._esp_in_scope(prospect))
+        prospect.write({"esp_sms_opt_in": True})
+        self.assertTrue(self.backend._esp_in_scope(prospect))
+        self._run_jobs()
+        rows = self.events.search(
+            [("res_id", "=", prospect.id), ("event_type", "=", "sms_consent")]
+        )
+        self.assertEqual(
+            set(rows.backend_id.mapped("provider")), {"klaviyo", "dotdigital"}
+        )
+        self.assertEqual(set(rows.mapped("state")), {"sent"})
+        contact = self._contact_of("pat@example.com")
+        self.assertEqual(contact["channelProperties"]["sms"]["status"], "subscribed")
+        self.assertFalse(contact["lists"], "email: outside the marketing book")
 
     def test_no_sms_row_without_opt_in(self):
         self.customer.write({"mobile": "+32 475 12 34 56"})

@@ -3,15 +3,16 @@
 One PATCH of the contact found by email: ``identifiers.mobileNumber`` (the
 E.164 digits, without ``+``, as Dotdigital's examples write them) and
 ``channelProperties.sms.status``. The email channel is not in the body, so
-it stays as it is.
+it stays as it is; a contact the PATCH creates gets the backend's
+never-opted-in email state.
 """
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..base import DeliveryResult, ErrorCategory, EspError
+from ..base import DeliveryResult
 from ..events import ConsentStatus
+from .payloads import EmailChannel
 
-CONTACT_WAIT_SECONDS = 30
 SMS_STATUS = {
     ConsentStatus.SUBSCRIBED: "subscribed",
     ConsentStatus.UNSUBSCRIBED: "unsubscribed",
@@ -36,6 +37,7 @@ class SmsChannel(_Body):
 
 class SmsChannelProperties(_Body):
     sms: SmsChannel
+    email: EmailChannel | None = None  # only when the PATCH creates the contact
 
 
 class SmsContactUpdate(_Body):
@@ -58,25 +60,24 @@ class SmsConsentMixin:
             )
         self._start()
         email = self._email(consent.email)
+        email_channel = None
         if not self._contact_exists(email):
             if status == "unsubscribed":
                 return self._result(
                     skipped_reason="No Dotdigital contact: no SMS to unsubscribe."
                 )
-            # A PATCH would create the contact with the account's default email
-            # status (often subscribed): its profile delivery creates it first.
-            raise EspError(
-                "The Dotdigital contact does not exist yet; its profile is "
-                "delivered first, then the SMS opt-in.",
-                category=ErrorCategory.TRANSIENT,
-                code="contact_not_created_yet",
-                retry_after=CONTACT_WAIT_SECONDS,
-            )
+            # A prospect known for their SMS opt-in alone: the PATCH creates
+            # the contact, its email channel in the never-opted-in state (the
+            # email consent, if any, follows as its own event).
+            never = self._never_opted_in_channel()
+            email_channel = never.email if never else None
         body = SmsContactUpdate(
             identifiers=SmsIdentifiers(
                 email=email, mobileNumber=consent.phone.lstrip("+")
             ),
-            channelProperties=SmsChannelProperties(sms=SmsChannel(status=status)),
+            channelProperties=SmsChannelProperties(
+                sms=SmsChannel(status=status), email=email_channel
+            ),
         ).dump()
         contact = self._patch_contact(email, body)
         return self._result(

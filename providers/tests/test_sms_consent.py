@@ -8,7 +8,7 @@ import pytest
 import responses
 
 from providers import events
-from providers.base import BackendSettings, EspError
+from providers.base import BackendSettings
 from providers.dotdigital.adapter import DotdigitalAdapter
 from providers.klaviyo import KlaviyoAdapter
 from providers.klaviyo import const as kl_const
@@ -229,19 +229,26 @@ def test_dotdigital_sandbox_sms_channel(sb, make_consent):
     assert contact()["channelProperties"]["email"]["status"] == "subscribed"
 
 
-def test_dotdigital_waits_for_the_contact(mocked):
-    """No PATCH creates a contact: its email status would be the account's
-    default. The opt-in retries once the profile created it."""
+def test_dotdigital_creates_a_prospect_in_the_never_opted_in_state(mocked):
+    """A contact the SMS opt-in creates gets no email status (neutral:
+    outside the marketing address book), or unsubscribed when the backend
+    says so; an SMS opt-out for nobody sends nothing."""
     url = f"{DD}/contacts/v3/email/ada@example.com"
-    mocked.get(url, status=404, json={"errorCode": "contacts:contactNotFound"})
-    adapter = dotdigital(api_endpoint=DD)
-    with pytest.raises(EspError) as caught:
+    for mode, email in (("neutral", None), ("unsubscribed", "unsubscribed")):
+        mocked.calls.reset()
+        mocked.get(url, status=404, json={"errorCode": "contacts:contactNotFound"})
+        mocked.patch(url, json={"contactId": 5})
+        adapter = dotdigital(api_endpoint=DD, never_opted_in=mode)
         adapter.update_sms_consent(sms())
-    assert caught.value.retryable and caught.value.retry_after == 30
+        body = json.loads(mocked.calls[-1].request.body)
+        assert body["channelProperties"]["sms"] == {"status": "subscribed"}
+        assert body["channelProperties"].get("email", {}).get("status") == email
+        assert "lists" not in body
+    mocked.calls.reset()
     mocked.get(url, status=404, json={"errorCode": "contacts:contactNotFound"})
     result = adapter.update_sms_consent(sms(S.UNSUBSCRIBED))
     assert "no SMS to unsubscribe" in result.skipped_reason
-    assert [c.request.method for c in mocked.calls] == ["GET", "GET"]
+    assert [c.request.method for c in mocked.calls] == ["GET"]
 
 
 def test_klaviyo_poll_reads_an_sms_stop_apart_from_email(sb, make_consent):
