@@ -7,6 +7,7 @@
     const env = odoo.__WOWL_DEBUG__.root.env;
     const { rpcBus } = odoo.loader.modules.get("@web/core/network/rpc");
     const failures = [];
+    let current = "start URL";
     let pending = 0;
     let rpcErrors = [];
     rpcBus.addEventListener("RPC:REQUEST", () => pending++);
@@ -17,6 +18,12 @@
             rpcErrors.push(data.message || detail.error.message || "RPC error");
         }
     });
+    // A console warning (a missing widget, a bad option) is a failure too.
+    const warn = console.warn.bind(console);
+    console.warn = (...args) => {
+        failures.push(`${current}: console warning: ${args.map(String).join(" ")}`);
+        warn(...args);
+    };
     const frame = () => new Promise((r) => setTimeout(() => requestAnimationFrame(r)));
     async function settle() {
         for (let i = 0; i < 600; i++) {
@@ -70,6 +77,7 @@
     let done = 0;
     for (const step of steps) {
         rpcErrors = [];
+        current = step.label;
         try {
             if (step.button) {
                 // A button of a record: the server answers with the action.
