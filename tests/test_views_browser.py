@@ -325,3 +325,16 @@ class TestViewsBrowser(HttpCase):
         labels = " ".join(s["label"] for s in steps)
         self.assertNotIn("action_esp_backfill_wizard", labels)
         self.assertIn("esp_sync.action_esp_sync_exception list", labels)
+
+    def test_clickbot_esp_sync_app(self):
+        """Odoo's own crawler on the ESP Sync app only: every menu, every view
+        switcher, every filter and group-by of the search views."""
+        self.browser_js(
+            "/odoo",
+            "odoo.loader.modules.get('@web/webclient/clickbot/clickbot_loader')"
+            ".startClickEverywhere('esp_sync.menu_esp_sync_root');",
+            "odoo.isReady === true",
+            login="admin",
+            timeout=300,
+            success_signal="clickbot test succeeded",
+        )
