@@ -59,6 +59,37 @@
         }
     }
 
+    async function findButton(root, actionId) {
+        // A wizard button of the form, looked for on every notebook page.
+        const selector = `button[type="action"][name="${actionId}"]`;
+        if (root.querySelector(selector)) {
+            return root.querySelector(selector);
+        }
+        for (const tab of root.querySelectorAll(".o_notebook_headers .nav-link")) {
+            tab.click();
+            await settle();
+            if (root.querySelector(selector)) {
+                return root.querySelector(selector);
+            }
+        }
+    }
+    async function pressWizards(label, root, actionIds) {
+        for (const actionId of actionIds || []) {
+            const button = await findButton(root, actionId);
+            if (!button) {
+                failures.push(`${label}: no button for wizard action ${actionId}`);
+                continue;
+            }
+            rpcErrors = [];
+            button.click();
+            await waitFor(".o_dialog .o_view_controller, .o_error_dialog");
+            const dialog = [...document.querySelectorAll(".o_dialog")].at(-1);
+            check(`${label} > ${button.innerText.trim()}`, dialog, "form");
+            env.services.dialog.closeAll();
+            await settle();
+            wizardsOpened++;
+        }
+    }
     async function waitFor(selector) {
         for (let i = 0; i < 400 && !document.querySelector(selector); i++) {
             await frame();
@@ -75,6 +106,7 @@
     }
 
     let done = 0;
+    let wizardsOpened = 0;
     for (const step of steps) {
         rpcErrors = [];
         current = step.label;
@@ -92,6 +124,7 @@
             if (check(step.label, root, view, step.expect) && root.querySelector(".o_form_view")) {
                 await clickTabs(root);
                 check(step.label + " (tabs)", root, view);
+                await pressWizards(step.label, root, step.wizards);
             }
             if (dialog) {
                 env.services.dialog.closeAll();
@@ -102,7 +135,7 @@
             failures.push(`${step.label}: ${error && (error.message || error)}`);
         }
     }
-    console.log(`esp_sync views: ${done}/${steps.length} steps opened`);
+    console.log(`esp_sync views: ${done}/${steps.length} steps, ${wizardsOpened} wizard buttons`);
     if (failures.length) {
         console.error("esp_sync view errors:\n" + failures.join("\n"));
     } else {

@@ -135,8 +135,31 @@ class TestViewsBrowser(HttpCase):
             return self.backends.with_user(user)
         return records.search([], limit=1, order="id desc")
 
+    def _wizard_buttons(self, user):
+        """{model: [ids]}: the wizards the module's views open by a button
+        (type="action"), as seen by this user, to press on the model's forms."""
+        buttons = {}
+        views = self.env["ir.ui.view"].browse(self._module_ids("ir.ui.view"))
+        for view in views:
+            for button in etree.fromstring(view.arch_db).iter("button"):
+                name = button.get("name", "")
+                groups = button.get("groups")
+                if button.get("type") != "action" or (
+                    groups and not any(user.has_group(g) for g in groups.split(","))
+                ):
+                    continue
+                xmlid = re.fullmatch(r"%\((.+)\)d", name)
+                action = self.env.ref(xmlid[1]) if xmlid else None
+                action = action or self.env["ir.actions.act_window"].browse(int(name))
+                if action.target == "new" and self.env[action.res_model].with_user(
+                    user
+                ).has_access("create"):
+                    buttons.setdefault(view.model, []).append(action.id)
+        return buttons
+
     def _action_steps(self, user):
         steps = []
+        wizards = self._wizard_buttons(user)
         actions = self.env["ir.actions.act_window"].browse(
             self._module_ids("ir.actions.act_window")
         )
@@ -161,6 +184,7 @@ class TestViewsBrowser(HttpCase):
                                     "props": {"resId": record.id},
                                 },
                                 "view": "form",
+                                "wizards": wizards.get(action.res_model, []),
                             }
                         )
                 else:
@@ -235,6 +259,7 @@ class TestViewsBrowser(HttpCase):
     def _extended_form_steps(self, user):
         """Forms of other modules' models that esp_sync's views extend."""
         steps = []
+        wizards = self._wizard_buttons(user)
         views = self.env["ir.ui.view"].browse(self._module_ids("ir.ui.view"))
         models = sorted(
             {v.model for v in views if v.inherit_id and v.type == "form"}
@@ -253,6 +278,7 @@ class TestViewsBrowser(HttpCase):
                         },
                         "options": {},
                         "view": "form",
+                        "wizards": wizards.get(model, []),
                     }
                 )
         if user.has_group("base.group_system"):
