@@ -3,11 +3,13 @@
 """Every esp_sync view loads in a real browser, for each role that reaches it.
 
 The steps are read from the database, never listed by hand: every window
-action of the module (each view type it declares, its form on a real record),
-every "open" button of the module's views (stat buttons, ``action_open_*``),
-and the forms of other models that esp_sync extends. The browser walks them
-(tests/browser_walker.js) and fails on any console error, error dialog,
-failed RPC or view that does not show up.
+action of the module (each view type it declares, its form on a real record
+with every notebook page shown), every "open" button of the module's views
+(stat buttons, ``action_open_*``), its wizard buttons pressed on the forms
+that show them, and the forms of other models that esp_sync extends. The
+browser walks them (tests/browser_walker.js) and fails on any console error
+or warning, error dialog, failed RPC or view that does not show up. Odoo's
+clickbot then clicks every ESP Sync menu, view switcher and filter.
 """
 
 import json
