@@ -31,3 +31,4 @@ from . import test_consent_log
 from . import test_reconcile_sandbox
 from . import test_erasure_sandbox
 from . import test_sms_consent_sandbox
+from . import test_views_browser
