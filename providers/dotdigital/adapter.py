@@ -220,13 +220,18 @@ class DotdigitalAdapter(
             email = payloads.EmailChannel(status=const.EMAIL_SUPPRESSED)
         elif status == ConsentStatus.SUBSCRIBED:
             # Odoo holds the opt-in evidence: resubscribe without a challenge.
+            # Double opt-in: "verifiedDouble" makes Dotdigital email the
+            # confirmation link (the channel is pendingOptIn until clicked).
             extra = self.settings.extra
+            double = bool(extra.get("double_opt_in"))
             email = payloads.EmailChannel(
                 status=const.EMAIL_SUBSCRIBED,
-                optInType=extra.get("opt_in_type", const.OPT_IN_TYPE),
+                optInType=const.OPT_IN_TYPE_DOUBLE
+                if double
+                else extra.get("opt_in_type", const.OPT_IN_TYPE),
                 resubscribeOptions=payloads.ResubscribeOptions(
-                    resubscribeWithNoChallenge=not extra.get(
-                        "resubscribe_with_challenge", False
+                    resubscribeWithNoChallenge=not (
+                        double or extra.get("resubscribe_with_challenge", False)
                     )
                 ),
             )
@@ -363,7 +368,33 @@ class DotdigitalAdapter(
             consentRecords=self._consent_records(consent),
         ).dump()
         contact = self._patch_contact(email, body)
+        detail = {"status": channel.email.status}
+        if self.settings.extra.get("double_opt_in"):
+            detail["status"] = self._email_status(contact) or detail["status"]
+            if detail["status"] == const.EMAIL_PENDING:
+                detail["awaiting_confirmation"] = True
         return self._result(
-            external_id=str(contact.get("contactId") or ""),
-            detail={"status": channel.email.status},
+            external_id=str(contact.get("contactId") or ""), detail=detail
         )
+
+    @staticmethod
+    def _email_status(contact):
+        email = (contact.get("channelProperties") or {}).get("email") or {}
+        return str(email.get("status") or "")
+
+    def read_subscription(self, email):
+        """The contact's email channel: subscribed / pending (pendingOptIn) /
+        unsubscribed (any opt-out or suppression) / never; ``None``: unknown."""
+        self._start()
+        try:
+            contact = self._request("GET", self._contact_path(self._email(email)))
+        except EspError as error:
+            if error.status == 404:
+                return None
+            raise
+        status = self._email_status(contact)
+        if status == const.EMAIL_PENDING:
+            return "pending"
+        if status == const.EMAIL_SUBSCRIBED:
+            return "subscribed"
+        return "never" if status in ("", "noSubscription") else "unsubscribed"

@@ -128,6 +128,8 @@ class ConsentMixin:
             last_updated=now,
             method=method,
         )
+        if channel == "email":
+            profile["pending_lists"].clear()  # a pending confirmation is void
         if channel == "email" and not any(
             s["reason"] == "UNSUBSCRIBE" for s in sub["suppression"]
         ):
@@ -175,6 +177,7 @@ class ConsentMixin:
     def _unsubscribe_from_list(self, profile, list_id):
         now = self.now()
         profile["lists"].discard(list_id)
+        profile["pending_lists"].discard(list_id)
         sub = profile["subscriptions"]["email"]
         sub["list_suppressions"] = [
             s for s in sub["list_suppressions"] if s["list_id"] != list_id
