@@ -209,3 +209,29 @@ class EspSyncValuesDoubleOptIn(models.AbstractModel):
             if consent.status == ev.ConsentStatus.SUBSCRIBED and not consent.suppressed:
                 return consent
         return super()._esp_build(event, record)
+
+
+class EspReconcileLineDoubleOptIn(models.Model):
+    _inherit = "esp.reconcile.line"
+
+    @api.model
+    def _esp_consent_difference(self, backend, partner, consent, remote):
+        """Someone awaiting confirmation is "never subscribed" at the ESP:
+        no difference (pushing the opt-in again would email them again)."""
+        if remote.consent == "never" and backend.double_opt_in:
+            awaiting = (
+                self.env["esp.sync.binding"]
+                .sudo()
+                .search_count(
+                    [
+                        ("backend_id", "=", backend.id),
+                        ("res_model", "=", "res.partner"),
+                        ("res_id", "=", partner.id),
+                        ("stream", "=", "consent"),
+                        ("confirmation_state", "=", "awaiting"),
+                    ]
+                )
+            )
+            if awaiting:
+                return []
+        return super()._esp_consent_difference(backend, partner, consent, remote)

@@ -167,6 +167,30 @@ class TestDoubleOptInSandbox(EspSyncCase):
         self.assertEqual(self._mailchimp_status(), "pending")
         self.assertEqual(self._dotdigital_status(), "pendingOptIn")
 
+    def test_reconciliation_sees_no_difference_while_awaiting(self):
+        self._opt_in()
+        lines = self.env["esp.reconcile.line"]
+        for backend in self.backends:
+            consent = self.env["esp.sync.values"]._esp_consent(backend, self.customer)
+            adapter = backend._esp_adapter()
+            remote = adapter.read_profiles([self.email])[self.email]
+            self.assertEqual(remote.consent, "never", backend.provider)
+            self.assertEqual(
+                lines._esp_consent_difference(backend, self.customer, consent, remote),
+                [],
+                f"{backend.provider}: awaiting is not 'opt-in not delivered'",
+            )
+        # Without the wait, Odoo's opt-in missing at Klaviyo is a difference.
+        self.env["esp.sync.binding"].search(
+            [("partner_id", "=", self.customer.id)]
+        ).write({"confirmation_state": False})
+        consent = self.env["esp.sync.values"]._esp_consent(self.backend, self.customer)
+        remote = self.backend._esp_adapter().read_profiles([self.email])[self.email]
+        (line,) = lines._esp_consent_difference(
+            self.backend, self.customer, consent, remote
+        )
+        self.assertEqual(line["fix"], "repush")
+
     def test_confirmation_read_back_by_the_poll(self):
         self._opt_in()
         self._click("klaviyo", "dotdigital")
