@@ -210,7 +210,8 @@ class KlaviyoAdapter(
     # --- orders ------------------------------------------------------------------
     def send_order_event(self, event):
         self._start()
-        self._require_email(event.order.email)
+        if not event.order.anonymous_id:
+            self._require_email(event.order.email)
         cores = b.build_events(event)
         for core in cores:
             body = b.build_event_request(core, event.order)
