@@ -72,10 +72,13 @@ class EspBackendDoubleOptIn(models.Model):
         )
         if not awaiting:
             return 0
-        adapter = self._esp_adapter()
+        # Mailchimp audience routing: each person is read in their audience.
+        adapters = self._esp_audience_adapters()
+        by_audience = {a.settings.mailchimp_list_id: a for a in adapters}
         confirmed = bindings.browse()
         for binding in awaiting:
             email = binding.partner_id.email_normalized
+            adapter = by_audience.get(binding.audience_id or "", adapters[0])
             if email and adapter.read_subscription(email) == "subscribed":
                 confirmed |= binding
         awaiting.write({"confirmation_checked_at": fields.Datetime.now()})

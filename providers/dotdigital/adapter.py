@@ -361,6 +361,15 @@ class DotdigitalAdapter(
         if channel is None:
             return DeliveryResult(skipped_reason=const.SKIP_NEVER, requests=0)
         email = self._email(consent.email)
+        if channel.email.opt_in_type == const.OPT_IN_TYPE_DOUBLE:
+            # Pending or confirmed already: never a second confirmation email.
+            known = self.read_subscription(email)
+            if known in ("pending", "subscribed"):
+                status = const.EMAIL_PENDING if known == "pending" else known
+                detail = {"status": status}
+                if known == "pending":
+                    detail["awaiting_confirmation"] = True
+                return self._result(detail=detail)
         body = payloads.ContactUpdate(
             identifiers=payloads.Identifiers(email=email),
             lists=self._marketing_lists(consent),

@@ -167,7 +167,8 @@ class KlaviyoAdapter(
         """Double opt-in: subscribe to the backend's list, whose opt-in
         process (double opt-in, set in Klaviyo) sends the confirmation email;
         never a historical import (it would bypass the confirmation). A
-        profile already subscribed is not asked again."""
+        profile subscribed already is only added to the list (Klaviyo asks
+        no confirmation of it): nothing to await."""
         list_id = self.settings.klaviyo_list_id
         if not list_id:
             raise EspError(
@@ -175,14 +176,15 @@ class KlaviyoAdapter(
                 category=ErrorCategory.CONFIGURATION,
                 field="klaviyo_list_id",
             )
-        if self.read_subscription(consent.email) == "subscribed":
-            return self._result(detail={"action": "subscribed"})
+        subscribed = self.read_subscription(consent.email) == "subscribed"
         body = b.build_subscribe_request(
             [(consent.email, None)],
             source=consent.source or self.settings.consent_source,
             list_id=list_id,
         )
         self._request("POST", const.PATH_SUBSCRIBE_JOBS, json=body.dump())
+        if subscribed:
+            return self._result(detail={"action": "subscribed"})
         return self._result(
             detail={"action": "confirmation requested", "awaiting_confirmation": True}
         )

@@ -95,8 +95,11 @@ def test_klaviyo_subscribes_to_the_double_opt_in_list_never_historical(
     assert adapter.read_consent(EMAIL) is None  # pending is no opt-out
     sb.action("klaviyo", "confirm_opt_in", email=EMAIL)
     assert adapter.read_subscription(EMAIL) == "subscribed"
-    # Confirmed: asking again sends nothing new.
+    # Confirmed: asking again awaits nothing (Klaviyo asks a subscribed
+    # profile no confirmation; it stays on the list).
     assert adapter.update_consent(make_consent()).detail == {"action": "subscribed"}
+    profile = next(iter(sb.state("klaviyo")[KL_KEY]["profiles"].values()))
+    assert profile["lists"] == [list_id] and not profile["pending_lists"]
 
 
 def test_klaviyo_opt_out_while_pending_voids_the_confirmation(sb, make_consent):
@@ -187,10 +190,14 @@ def test_dotdigital_verified_double_leaves_the_contact_pending(sb, make_consent)
     }
     assert adapter.read_subscription(EMAIL) == "pending"
     assert adapter.read_consent(EMAIL) is None  # pending is no opt-out
+    # Asked again while pending: no second confirmation email (no PATCH).
+    again = adapter.update_consent(make_consent())
+    assert again.detail == {"status": "pendingOptIn", "awaiting_confirmation": True}
+    assert len(_bodies(sb, "dotdigital", "PATCH")) == 1
     sb.action("dotdigital", "confirm_opt_in", email=EMAIL, account=DD_USER)
     assert adapter.read_subscription(EMAIL) == "subscribed"
-    again = adapter.update_consent(make_consent())
-    assert again.detail == {"status": "subscribed"}
+    assert adapter.update_consent(make_consent()).detail == {"status": "subscribed"}
+    assert len(_bodies(sb, "dotdigital", "PATCH")) == 1
 
 
 def test_dotdigital_opt_out_while_pending(sb, make_consent):

@@ -81,7 +81,10 @@ class ConsentMixin:
             double = target is not None and target["opt_in_process"] == "double_opt_in"
             for profile, channels in plans:
                 if target is not None:
-                    if double and not historical:
+                    confirmed = (
+                        profile["subscriptions"]["email"]["consent"] == "SUBSCRIBED"
+                    )
+                    if double and not historical and not confirmed:
                         profile["pending_lists"].add(target["id"])
                         continue
                     profile["lists"].add(target["id"])
