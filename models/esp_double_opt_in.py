@@ -11,6 +11,7 @@ goes out as any opt-out does and ends the wait.
 import dataclasses
 
 from odoo import _, api, fields, models
+from odoo.exceptions import ValidationError
 
 from odoo.addons.queue_job.exception import RetryableJobError
 
@@ -33,6 +34,22 @@ class EspBackendDoubleOptIn(models.Model):
         "double opt-in in Klaviyo; Dotdigital: verified double opt-in). The "
         "partner shows 'awaiting confirmation' until the ESP confirms.",
     )
+
+    @api.constrains("double_opt_in", "provider", "dotdigital_never_opted_in")
+    def _check_double_opt_in(self):
+        for backend in self.filtered("double_opt_in"):
+            if (
+                backend.provider == "dotdigital"
+                and backend.dotdigital_never_opted_in != "unsubscribed"
+            ):
+                raise ValidationError(
+                    _(
+                        "Double opt-in on Dotdigital needs customers who never "
+                        "opted in created Unsubscribed: Dotdigital's default "
+                        "status is already subscribed, so an opt-in would have "
+                        "nothing to confirm."
+                    )
+                )
 
     def _esp_settings(self):
         settings = super()._esp_settings()

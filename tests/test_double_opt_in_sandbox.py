@@ -10,6 +10,7 @@ Dotdigital backend, all with double opt-in, on the in-process sandbox
 
 import os
 
+from odoo.exceptions import ValidationError
 from odoo.tests import tagged
 
 from odoo.addons.esp_sync.providers.dotdigital import adapter as dotdigital_adapter
@@ -68,6 +69,7 @@ class TestDoubleOptInSandbox(EspSyncCase):
                 "api_user": DD_USER,
                 "api_secret": "sandbox-password",
                 "dotdigital_address_book_id": "1",
+                "dotdigital_never_opted_in": "unsubscribed",
                 "double_opt_in": True,
             }
         )
@@ -249,6 +251,27 @@ class TestDoubleOptInSandbox(EspSyncCase):
         self.customer.invalidate_recordset()
         self.assertFalse(self.customer.esp_marketing_opt_in)
         self.assertFalse(self._log("esp_confirmed"))
+
+    def test_dotdigital_needs_never_opted_in_unsubscribed(self):
+        with self.assertRaises(ValidationError):
+            self.dotdigital.dotdigital_never_opted_in = "neutral"
+
+    def test_an_existing_contact_unsubscribed_by_policy_is_challenged(self):
+        """A customer created before their opt-in (unsubscribed, the policy
+        double opt-in needs) is asked to confirm: resubscribed with a
+        challenge, pending until they click."""
+        self.customer.write({"city": "York"})
+        self._run_jobs()
+        self.assertEqual(self._dotdigital_status(), "unsubscribed")
+        self._opt_in()
+        self.assertEqual(self._dotdigital_status(), "pendingOptIn")
+        self.assertEqual(self._states()["dotdigital"], "awaiting")
+        self.customer.invalidate_recordset()
+        self.assertTrue(self.customer.esp_marketing_opt_in)
+        self.assertFalse(self._blacklisted())
+        self._click("dotdigital")
+        self._poll()
+        self.assertEqual(self._states()["dotdigital"], "confirmed")
 
     def test_without_double_opt_in_nothing_awaits(self):
         self.backends.write({"double_opt_in": False})

@@ -392,8 +392,9 @@ class DotdigitalAdapter(
         return str(email.get("status") or "")
 
     def read_subscription(self, email):
-        """The contact's email channel: subscribed / pending (pendingOptIn) /
-        unsubscribed (any opt-out or suppression) / never; ``None``: unknown."""
+        """The contact's email channel: subscribed (inside the marketing
+        address book, when one is set) / pending (pendingOptIn) / unsubscribed
+        (any opt-out or suppression) / never; ``None``: unknown."""
         self._start()
         try:
             contact = self._request("GET", self._contact_path(self._email(email)))
@@ -404,6 +405,7 @@ class DotdigitalAdapter(
         status = self._email_status(contact)
         if status == const.EMAIL_PENDING:
             return "pending"
-        if status == const.EMAIL_SUBSCRIBED:
-            return "subscribed"
-        return "never" if status in ("", "noSubscription") else "unsubscribed"
+        if status in ("", "noSubscription"):
+            return "never"
+        consent = self._marketing_consent(contact, status)
+        return consent if consent in ("subscribed", "never") else "unsubscribed"
