@@ -8,11 +8,13 @@ Dotdigital backend, all with double opt-in, on the in-process sandbox
 ``confirm_opt_in`` actions are the person clicking the confirmation link.
 """
 
+import datetime
 import os
 
 from odoo.exceptions import ValidationError
 from odoo.tests import tagged
 
+from odoo.addons.esp_sync.providers import events as ev
 from odoo.addons.esp_sync.providers.dotdigital import adapter as dotdigital_adapter
 from odoo.addons.esp_sync.providers.mailchimp import adapter as mailchimp_adapter
 from odoo.addons.esp_sync.providers.mailchimp.util import subscriber_hash
@@ -231,6 +233,27 @@ class TestDoubleOptInSandbox(EspSyncCase):
         self.assertEqual(confirmed.source, "esp_webhook")
         self.assertEqual(confirmed.backend_id, self.mailchimp)
         self.assertEqual(self._states()["klaviyo"], "awaiting")
+
+    def test_klaviyo_subscribed_webhook_confirms(self):
+        """Klaviyo's signed "subscribed to email marketing" webhook, parsed
+        as a "subscribed" update, confirms at once; for someone not awaiting
+        it changes nothing."""
+        self._opt_in()
+        update = ev.ConsentUpdate(
+            email=self.email,
+            status="subscribed",
+            occurred_at=datetime.datetime.now(datetime.timezone.utc),
+        )
+        partners = self.env["res.partner"].with_context(
+            esp_consent_source="esp_webhook"
+        )
+        partners._esp_apply_consent_updates(self.backend, [update])
+        self.assertEqual(self._states()["klaviyo"], "confirmed")
+        self.assertEqual(self._states()["dotdigital"], "awaiting")
+        (confirmed,) = self._log("esp_confirmed")
+        self.assertEqual(confirmed.source, "esp_webhook")
+        partners._esp_apply_consent_updates(self.backend, [update])
+        self.assertEqual(len(self._log("esp_confirmed")), 1, "said once")
 
     def test_opt_out_while_pending_cancels_everywhere(self):
         self._opt_in()
