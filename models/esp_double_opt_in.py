@@ -197,6 +197,8 @@ class ResPartnerDoubleOptIn(models.Model):
     def _esp_confirm_opt_in(self, backend, update):
         """A "subscribed" the ESP reports (Mailchimp's subscribe webhook):
         the confirmation of the people awaiting it on ``backend``."""
+        if getattr(update, "channel", "email") != "email":
+            return
         partners = self._esp_reachable_partners(backend, update.email.lower())
         if not partners:
             return
