@@ -14,6 +14,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 
 from .. import const
+from .esp_backend_scope import _parsed_domain
 
 ORDER_STREAMS = ("order", "fulfilment", "refund")
 # Providers whose orders can travel without a person.
@@ -57,18 +58,10 @@ class EspBackendErasedOrders(models.Model):
             return False
         if self.company_id not in partner.sudo()._esp_companies():
             return False
-        domain = self.partner_domain or "[]"
+        domain = list(_parsed_domain(self.partner_domain or "[]"))
         return bool(
-            partner.sudo()
-            .with_context(active_test=False)
-            .filtered_domain(self.env["esp.backend"]._esp_domain(domain))
+            partner.sudo().with_context(active_test=False).filtered_domain(domain)
         )
-
-    @api.model
-    def _esp_domain(self, domain):
-        from .esp_backend_scope import _parsed_domain
-
-        return list(_parsed_domain(domain))
 
 
 class EspSyncMixinErasedOrders(models.AbstractModel):
