@@ -9,6 +9,7 @@ goes out as any opt-out does and ends the wait.
 """
 
 import dataclasses
+from datetime import timedelta
 
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
@@ -19,8 +20,10 @@ from ..providers import EspError
 from ..providers import events as ev
 from ..providers.retry import retry_delay
 
-# Awaiting bindings read back per consent poll (oldest check first).
+# Awaiting bindings read back per consent poll (oldest check first), and for
+# how long after the request: later, only a webhook (or a new opt-in) tells.
 CONFIRMATION_READS_PER_POLL = 200
+CONFIRMATION_READ_DAYS = 30
 
 
 class EspBackendDoubleOptIn(models.Model):
@@ -83,6 +86,11 @@ class EspBackendDoubleOptIn(models.Model):
                 ("stream", "=", "consent"),
                 ("res_model", "=", "res.partner"),
                 ("confirmation_state", "=", "awaiting"),
+                (
+                    "confirmation_requested_at",
+                    ">=",
+                    fields.Datetime.now() - timedelta(days=CONFIRMATION_READ_DAYS),
+                ),
             ],
             order="confirmation_checked_at asc nulls first, id",
             limit=limit,

@@ -11,6 +11,7 @@ Dotdigital backend, all with double opt-in, on the in-process sandbox
 import datetime
 import os
 
+from odoo import fields
 from odoo.exceptions import ValidationError
 from odoo.tests import tagged
 
@@ -213,6 +214,25 @@ class TestDoubleOptInSandbox(EspSyncCase):
         self._poll()
         self.assertEqual(self._states()["mailchimp"], "confirmed")
         self.assertEqual(self._mailchimp_status(), "subscribed")
+
+    def test_the_poll_stops_reading_after_thirty_days(self):
+        self._opt_in()
+        bindings = self.env["esp.sync.binding"].search(
+            [("partner_id", "=", self.customer.id), ("stream", "=", "consent")]
+        )
+        bindings.write(
+            {
+                "confirmation_requested_at": fields.Datetime.subtract(
+                    fields.Datetime.now(), days=31
+                )
+            }
+        )
+        self._click("klaviyo", "mailchimp", "dotdigital")
+        self.sb.clear_requests()
+        for backend in self.backends:
+            self.assertEqual(backend._esp_read_confirmations(), 0)
+        self.assertFalse(self.sb.requests(), "nobody read")
+        self.assertEqual(set(self._states().values()), {"awaiting"})
 
     def test_mailchimp_subscribe_webhook_confirms(self):
         self._opt_in()
