@@ -21,7 +21,7 @@ from ..providers import events as ev
 from ..providers.retry import retry_delay
 
 # Awaiting bindings read back per consent poll (oldest check first), and for
-# how long after the request: later, only a webhook (or a new opt-in) tells.
+# how long after the request: later, only a webhook tells.
 CONFIRMATION_READS_PER_POLL = 200
 CONFIRMATION_READ_DAYS = 30
 
