@@ -41,6 +41,7 @@
         "views/esp_consent_log_views.xml",
         "views/esp_reconcile_views.xml",
         "views/esp_back_in_stock_views.xml",
+        "views/esp_double_opt_in_views.xml",
     ],
     "demo": ["demo/esp_backend_demo.xml"],
 }

@@ -41,7 +41,10 @@ class EspSyncDeliveryUnit(models.AbstractModel):
         if not record:
             self._esp_mark_done(unit, _("The record was deleted before delivery."))
             return None
-        if record._esp_partner()[:1].esp_erased_at:
+        partner = record._esp_partner()[:1]
+        if partner.esp_erased_at and not self._esp_sent_anonymously(
+            backend, row, partner
+        ):
             self._esp_mark_done(unit, _("The person was erased at the ESPs."))
             return None
         try:

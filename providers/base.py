@@ -357,3 +357,10 @@ class EspAdapter(abc.ABC):
         """The person's SMS opt-out at the ESP (``ConsentUpdate`` with
         ``channel="sms"``), or None: read before an SMS opt-in is sent."""
         return None
+
+    def read_subscription(self, email):
+        """Where ``email`` stands at the ESP: subscribed / pending (awaiting
+        the double opt-in confirmation) / unsubscribed / never, or ``None``
+        (unknown there, or not readable): how a double opt-in confirmation
+        is read back."""
+        return None

@@ -113,6 +113,10 @@ class Order:
     # The backend's release gate let post-purchase flows start (None: held,
     # or no gate).
     released_at: datetime.datetime = None
+    # The customer was erased and the backend sends their orders without
+    # personal data: no email, external id or address; the ESP files the
+    # order under this opaque id (Klaviyo's anonymous profile).
+    anonymous_id: str = ""
 
 
 @dataclasses.dataclass(frozen=True)

@@ -32,3 +32,5 @@ from . import test_reconcile_sandbox
 from . import test_erasure_sandbox
 from . import test_sms_consent_sandbox
 from . import test_views_browser
+from . import test_double_opt_in_sandbox
+from . import test_erased_orders_sandbox

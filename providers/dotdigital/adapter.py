@@ -220,13 +220,18 @@ class DotdigitalAdapter(
             email = payloads.EmailChannel(status=const.EMAIL_SUPPRESSED)
         elif status == ConsentStatus.SUBSCRIBED:
             # Odoo holds the opt-in evidence: resubscribe without a challenge.
+            # Double opt-in: "verifiedDouble" makes Dotdigital email the
+            # confirmation link (the channel is pendingOptIn until clicked).
             extra = self.settings.extra
+            double = bool(extra.get("double_opt_in"))
             email = payloads.EmailChannel(
                 status=const.EMAIL_SUBSCRIBED,
-                optInType=extra.get("opt_in_type", const.OPT_IN_TYPE),
+                optInType=const.OPT_IN_TYPE_DOUBLE
+                if double
+                else extra.get("opt_in_type", const.OPT_IN_TYPE),
                 resubscribeOptions=payloads.ResubscribeOptions(
-                    resubscribeWithNoChallenge=not extra.get(
-                        "resubscribe_with_challenge", False
+                    resubscribeWithNoChallenge=not (
+                        double or extra.get("resubscribe_with_challenge", False)
                     )
                 ),
             )
@@ -356,6 +361,15 @@ class DotdigitalAdapter(
         if channel is None:
             return DeliveryResult(skipped_reason=const.SKIP_NEVER, requests=0)
         email = self._email(consent.email)
+        if channel.email.opt_in_type == const.OPT_IN_TYPE_DOUBLE:
+            # Pending or confirmed already: never a second confirmation email.
+            known = self.read_subscription(email)
+            if known in ("pending", "subscribed"):
+                status = const.EMAIL_PENDING if known == "pending" else known
+                detail = {"status": status}
+                if known == "pending":
+                    detail["awaiting_confirmation"] = True
+                return self._result(detail=detail)
         body = payloads.ContactUpdate(
             identifiers=payloads.Identifiers(email=email),
             lists=self._marketing_lists(consent),
@@ -363,7 +377,35 @@ class DotdigitalAdapter(
             consentRecords=self._consent_records(consent),
         ).dump()
         contact = self._patch_contact(email, body)
+        detail = {"status": channel.email.status}
+        if self.settings.extra.get("double_opt_in"):
+            detail["status"] = self._email_status(contact) or detail["status"]
+            if detail["status"] == const.EMAIL_PENDING:
+                detail["awaiting_confirmation"] = True
         return self._result(
-            external_id=str(contact.get("contactId") or ""),
-            detail={"status": channel.email.status},
+            external_id=str(contact.get("contactId") or ""), detail=detail
         )
+
+    @staticmethod
+    def _email_status(contact):
+        email = (contact.get("channelProperties") or {}).get("email") or {}
+        return str(email.get("status") or "")
+
+    def read_subscription(self, email):
+        """The contact's email channel: subscribed (inside the marketing
+        address book, when one is set) / pending (pendingOptIn) / unsubscribed
+        (any opt-out or suppression) / never; ``None``: unknown."""
+        self._start()
+        try:
+            contact = self._request("GET", self._contact_path(self._email(email)))
+        except EspError as error:
+            if error.status == 404:
+                return None
+            raise
+        status = self._email_status(contact)
+        if status == const.EMAIL_PENDING:
+            return "pending"
+        if status in ("", "noSubscription"):
+            return "never"
+        consent = self._marketing_consent(contact, status)
+        return consent if consent in ("subscribed", "never") else "unsubscribed"

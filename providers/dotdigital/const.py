@@ -40,6 +40,9 @@ EMAIL_SUBSCRIBED = "subscribed"
 EMAIL_UNSUBSCRIBED = "unsubscribed"
 EMAIL_SUPPRESSED = "suppressed"
 OPT_IN_TYPE = "single"
+# Double opt-in: Dotdigital emails the confirmation link.
+OPT_IN_TYPE_DOUBLE = "verifiedDouble"
+EMAIL_PENDING = "pendingOptIn"
 
 # A new contact Odoo holds no opt-in for (``settings.extra["never_opted_in"]``):
 # "neutral", Dotdigital's default status (subscribed) outside the marketing

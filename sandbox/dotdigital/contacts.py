@@ -2,7 +2,9 @@
 
 A contact's email channel that is unsubscribed or suppressed is only
 resubscribed when the request carries ``resubscribeOptions``; with
-``resubscribeWithNoChallenge: false`` it goes to ``pendingOptIn``.
+``resubscribeWithNoChallenge: false`` it goes to ``pendingOptIn``, as does
+any subscribe with ``optInType: verifiedDouble`` (double opt-in) until the
+``confirm_opt_in`` action clicks the confirmation link.
 """
 
 from ..core import Response
@@ -297,6 +299,8 @@ class ContactsMixin:
                 )
             if not options.get("resubscribeWithNoChallenge", True):
                 status = "pendingOptIn"
+        if status == "subscribed" and channel["optInType"] == "verifiedDouble":
+            status = "pendingOptIn"  # the confirmation email goes out
         self._set_status(state, contact, status)
 
     def _check_fields(self, state, values):

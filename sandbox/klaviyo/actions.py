@@ -88,6 +88,8 @@ class ActionsMixin:
         with self.lock:
             done = []
             for key, state, profile in self._targets(email, account, create=False):
+                if not profile["pending_lists"]:
+                    continue  # nothing awaits confirmation (or it was voided)
                 for list_id in sorted(profile["pending_lists"]):
                     target = state["lists"].get(list_id)
                     profile["lists"].add(list_id)
