@@ -53,3 +53,4 @@ from . import esp_sync_exception_consent
 from . import esp_sync_delivery_sms
 from . import esp_double_opt_in
 from . import esp_erased_orders
+from . import esp_consent_applied

@@ -93,9 +93,15 @@ class TestSmsConsentSandbox(MailchimpSandboxMixin, EspSyncCase):
         ]
         self.assertFalse([b for b in bodies if "sms" in b])
 
-    def _sms_log(self):
+    def _sms_log(self, applied=False):
+        """The SMS consent history: changes, or (``applied``) the rows that
+        say which ESP applied them."""
         return self.env["esp.consent.log"].search(
-            [("partner_id", "=", self.customer.id), ("channel", "=", "sms")],
+            [
+                ("partner_id", "=", self.customer.id),
+                ("channel", "=", "sms"),
+                ("event", "=" if applied else "!=", "applied"),
+            ],
             order="id",
         )
 
@@ -126,6 +132,9 @@ class TestSmsConsentSandbox(MailchimpSandboxMixin, EspSyncCase):
         log = self._sms_log()
         self.assertEqual(log.mapped("event"), ["opt_in"])
         self.assertIn(NUMBER, log.note)
+        applied = self._sms_log(applied=True)
+        self.assertEqual(applied.backend_id, self.backend | self.dd)
+        self.assertEqual(set(applied.mapped("note")), {f"subscribed {NUMBER}"})
 
         # The withdrawal reaches both; email consent is left alone.
         self.customer.write({"esp_sms_opt_in": False})
