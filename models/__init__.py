@@ -20,6 +20,7 @@ from . import esp_sync_values_catalog
 from . import esp_sync_delivery
 from . import esp_sync_delivery_unit
 from . import esp_sync_delivery_consent
+from . import esp_sync_delivery_catalog
 from . import esp_sync_delivery_wakeup
 from . import esp_sync_mixin
 from . import esp_sync_rights

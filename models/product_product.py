@@ -70,5 +70,13 @@ class ProductProduct(models.Model):
             self.product_tmpl_id._esp_capture_catalog()
         return result
 
+    def unlink(self):
+        # A variant deleted from a template still sold: the item is sent
+        # again without it (the template's own deletion is captured there).
+        templates = self.product_tmpl_id
+        result = super().unlink()
+        templates.exists()._esp_capture_catalog()
+        return result
+
     def _esp_sync_now(self, backend=None):
         return self.product_tmpl_id._esp_sync_now(backend)
