@@ -9,6 +9,7 @@ from providers.base import BackendSettings
 from providers.dotdigital import DotdigitalAdapter
 from providers.klaviyo import KlaviyoAdapter
 from providers.mailchimp import adapter as mc_adapter
+from providers.mailchimp import util
 from providers.mailchimp.adapter import MailchimpAdapter
 
 DD_USER = "apiuser-sandbox-catalog@apiconnector.com"
@@ -165,3 +166,33 @@ def test_dotdigital_inventory_updates_only_the_variants_that_moved(sb, dotdigita
     stock = {v["id"]: v["stock"] for v in record["json"]["variants"]}
     assert stock == {"V1": 4.0, "V2": 7.0}
     assert record["json"]["name"] == "Tea Pot"
+
+
+def test_mailchimp_leave_audience_archives_and_reports_the_status(
+    sb, mailchimp, sample_profile
+):
+    mailchimp.upsert_profile(sample_profile)
+    sb.action(
+        "mailchimp",
+        "unsubscribe",
+        email="ada@example.com",
+        list_id="aud00001",
+        account=MC_KEY,
+    )
+    member_hash = util.subscriber_hash("ada@example.com")
+    since = _last_id(sb)
+    result = mailchimp.leave_audience(member_hash)
+    assert result.detail == {
+        "archived": True,
+        "status": "unsubscribed",
+        "email": "ada@example.com",
+    }
+    path = f"/3.0/lists/aud00001/members/{member_hash}"
+    assert _calls(sb, "mailchimp", since) == [("GET", path, 200), ("DELETE", path, 204)]
+    members = sb.state("mailchimp", account=MC_KEY)["members"]["aud00001"]
+    assert members[member_hash]["status"] == "archived"
+    # Archived already, or never a member: nothing more to do.
+    since = _last_id(sb)
+    assert mailchimp.leave_audience(member_hash).detail["archived"] is False
+    # (the sandbox, like a purged member, answers 404 for an archived one)
+    assert [c[:2] for c in _calls(sb, "mailchimp", since)] == [("GET", path)]
