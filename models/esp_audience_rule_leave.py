@@ -26,6 +26,23 @@ class EspAudienceRuleLeave(models.Model):
         return routed, skipped
 
     @api.model
+    def _esp_with_audience_move(self, backend, binding, adapter, values):
+        """A contact synced before the backend had rules (or before this
+        version) has no remembered audience: it was in the backend's own
+        audience, and moves from there at its next sync."""
+        list_id = backend.mailchimp_list_id
+        if (
+            backend.audience_rule_ids
+            and isinstance(values, ev.Profile)
+            and not binding.audience_id
+            and binding.last_sync_at
+            and list_id
+            and list_id != adapter.settings.mailchimp_list_id
+        ):
+            return dataclasses.replace(values, moved_from=list_id)
+        return super()._esp_with_audience_move(backend, binding, adapter, values)
+
+    @api.model
     def _esp_leave_audience(self, backend, adapter, partner):
         """Archive ``partner`` from the audience they were last synced to;
         return what was done ('' when they were in none)."""

@@ -1,6 +1,6 @@
 # Copyright 2026 esp_sync developers
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-from .mailchimp_common import MAILCHIMP_KEY, MailchimpCase
+from .mailchimp_common import AUDIENCE, MAILCHIMP_KEY, MailchimpCase
 
 
 class TestMailchimpAudienceLeave(MailchimpCase):
@@ -65,3 +65,25 @@ class TestMailchimpAudienceLeave(MailchimpCase):
         ann.write({"category_id": [(4, vip.id)]})
         self._run_jobs()
         self.assertEqual(self._member(ann.email, vip_list)["status"], "unsubscribed")
+
+    def test_contact_synced_before_the_rules_moves_at_its_next_sync(self):
+        ann = self.customer
+        ann.write({"esp_marketing_opt_in": True})
+        self._run_jobs()
+        self.assertEqual(self._member(ann.email, AUDIENCE)["status"], "subscribed")
+        b2c_list = self._create_audience("B2C")
+        self.mailchimp.write(
+            {
+                "audience_rule_ids": [
+                    (
+                        0,
+                        0,
+                        {"name": "B2C", "company_type": "b2c", "list_id": b2c_list},
+                    )
+                ]
+            }
+        )
+        ann.write({"city": "York"})
+        self._run_jobs()
+        self.assertEqual(self._member(ann.email, b2c_list)["status"], "subscribed")
+        self.assertEqual(self._member(ann.email, AUDIENCE)["status"], "archived")
