@@ -12,6 +12,7 @@ item: the ESP no longer has it, and selling it again sends it whole.
 from odoo import _, api, fields, models
 
 from ..providers import events as ev
+from .esp_sync_delivery_support import remember_endpoint
 from .esp_sync_values import payload_hash
 
 TEMPLATE = "product.template"
@@ -43,6 +44,7 @@ class EspSyncDeliveryCatalog(models.AbstractModel):
             external_id=str(row.res_id), title=row.record_name or ""
         )
         result = adapter.remove_catalog_item(removal)
+        remember_endpoint(backend, adapter)
         now = fields.Datetime.now()
         for event in unit:
             event.write(
