@@ -17,6 +17,8 @@ class EspAudienceRuleLeave(models.Model):
 
     @api.model
     def _esp_routed_adapter(self, backend, adapter, record):
+        """As the base rule; a partner matching no rule is, in addition,
+        archived from the audience they were in (at delivery, in the job)."""
         routed, skipped = super()._esp_routed_adapter(backend, adapter, record)
         if routed is None and record._name == "res.partner":
             rules = backend.audience_rule_ids
