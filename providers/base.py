@@ -370,3 +370,8 @@ class EspAdapter(abc.ABC):
         """Remove a product and its variants (:class:`events.CatalogRemoval`)
         from the ESP's catalogue; one it does not have is no error."""
         return DeliveryResult(skipped_reason="catalogue not supported", requests=0)
+
+    def remove_catalog_variant(self, removal):
+        """Remove one variant (:class:`events.CatalogVariantRemoval`) of a
+        product the ESP keeps; one it does not have is no error."""
+        return DeliveryResult(skipped_reason="catalogue not supported", requests=0)

@@ -183,6 +183,14 @@ class CatalogRemoval:
 
 
 @dataclasses.dataclass(frozen=True)
+class CatalogVariantRemoval:
+    """A variant deleted from a product still sold: the ESP drops it."""
+
+    external_id: str
+    product_external_id: str
+
+
+@dataclasses.dataclass(frozen=True)
 class RemoteProfile:
     """A person as the ESP holds them, read back for reconciliation.
 

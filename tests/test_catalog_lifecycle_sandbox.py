@@ -193,6 +193,18 @@ class CatalogLifecycleMixin:
         )
         self._assert_valid()
 
+    def test_deleted_variant_leaves_its_product(self):
+        lantern = self._lantern()
+        red, blue = lantern.product_variant_ids.sorted("id")
+        self._run_jobs()
+        self.assertEqual(set(self._item(lantern)["variants"]), {red.id, blue.id})
+        blue.unlink()
+        self._run_jobs()
+        item = self._item(lantern)
+        self.assertEqual(item["variants"], {red.id: (lantern.id, 0.0)})
+        self.assertEqual(item["title"], "Lantern")
+        self._assert_valid()
+
     def test_archived_variant_stays_under_its_template_out_of_stock(self):
         lantern = self._lantern()
         red, blue = lantern.product_variant_ids.sorted("id")

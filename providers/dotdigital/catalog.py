@@ -3,7 +3,7 @@ insight collection of type ``catalog``."""
 
 import urllib.parse
 
-from ..base import EspError
+from ..base import DeliveryResult, EspError
 from . import const, payloads
 from .orders import check_collection_name
 
@@ -111,3 +111,11 @@ class CatalogMixin:
                     variant["stock"] = stock[str(variant["id"])]
             self._request("PUT", path, json=record)
         return self._result(detail={"missing": missing})
+
+    def remove_catalog_variant(self, removal):
+        """Nothing to send: variants live inside the product's record, which
+        the product's next upsert (queued with the removal) rewrites."""
+        return DeliveryResult(
+            skipped_reason="The product's record is rewritten without it.",
+            requests=0,
+        )

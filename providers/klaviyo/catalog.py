@@ -108,3 +108,12 @@ class CatalogMixin:
             const.PATH_CATALOG_ITEM.format(id=quote(item_id, safe="$:"))
         )
         return self._result(external_id=item_id, detail={"deleted": deleted})
+
+    def remove_catalog_variant(self, removal):
+        """DELETE the variant (a product's other variants stay)."""
+        self._start()
+        variant_id = b.catalog_id(removal.external_id)
+        deleted = self._delete_catalog(
+            const.PATH_CATALOG_VARIANT.format(id=quote(variant_id, safe="$:"))
+        )
+        return self._result(external_id=variant_id, detail={"deleted": deleted})

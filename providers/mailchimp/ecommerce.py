@@ -284,6 +284,28 @@ class EcommerceMixin:
             external_id=str(removal.external_id), detail={"deleted": deleted}
         )
 
+    def remove_catalog_variant(self, removal):
+        """DELETE the variant of its product (the product and its other
+        variants stay); one Mailchimp does not have is already gone."""
+        self._start()
+        path = (
+            const.PRODUCT.format(
+                store_id=self._store_id(),
+                product_id=quote(str(removal.product_external_id), safe=""),
+            )
+            + f"/variants/{quote(str(removal.external_id), safe='')}"
+        )
+        deleted = True
+        try:
+            self._request("DELETE", path)
+        except EspError as error:
+            if error.status != 404:
+                raise
+            deleted = False
+        return self._result(
+            external_id=str(removal.external_id), detail={"deleted": deleted}
+        )
+
     # --- store setup --------------------------------------------------------
     def _with_store(self, event, send):
         """Run ``send``; if the store does not exist yet, create it and retry."""

@@ -196,3 +196,34 @@ def test_mailchimp_leave_audience_archives_and_reports_the_status(
     assert mailchimp.leave_audience(member_hash).detail["archived"] is False
     # (the sandbox, like a purged member, answers 404 for an archived one)
     assert [c[:2] for c in _calls(sb, "mailchimp", since)] == [("GET", path)]
+
+
+def test_klaviyo_variant_removal_keeps_the_item_and_other_variants(sb, klaviyo):
+    klaviyo.upsert_catalog_item(_item())
+    since = _last_id(sb)
+    removal = events.CatalogVariantRemoval("V2", product_external_id="T1")
+    assert klaviyo.remove_catalog_variant(removal).detail == {"deleted": True}
+    assert _calls(sb, "klaviyo", since) == [
+        ("DELETE", "/api/catalog-variants/$custom:::$default:::V2", 204)
+    ]
+    state = sb.state("klaviyo")[KL_KEY]
+    assert set(state["catalog_variants"]) == {"$custom:::$default:::V1"}
+    assert KL_ITEM in state["catalog_items"]
+    assert klaviyo.remove_catalog_variant(removal).detail == {"deleted": False}
+
+
+def test_mailchimp_variant_removal_keeps_the_product(sb, mailchimp):
+    mailchimp.upsert_catalog_item(_item())
+    since = _last_id(sb)
+    removal = events.CatalogVariantRemoval("V2", product_external_id="T1")
+    assert mailchimp.remove_catalog_variant(removal).detail == {"deleted": True}
+    path = "/3.0/ecommerce/stores/odoo-1/products/T1/variants/V2"
+    assert _calls(sb, "mailchimp", since) == [("DELETE", path, 204)]
+    product = sb.state("mailchimp", account=MC_KEY)["stores"]["odoo-1"]["products"]
+    assert [v["id"] for v in product["T1"]["variants"]] == ["V1"]
+
+
+def test_dotdigital_variant_removal_is_left_to_the_record_upsert(sb, dotdigital):
+    removal = events.CatalogVariantRemoval("V2", product_external_id="T1")
+    result = dotdigital.remove_catalog_variant(removal)
+    assert result.requests == 0 and result.skipped_reason
