@@ -18,6 +18,7 @@ ADAPTER_METHOD = {
     ev.EmailChange: "change_email",
     ev.OrderEvent: "send_order_event",
     ev.CatalogItem: "upsert_catalog_item",
+    ev.CatalogRemoval: "remove_catalog_item",
     list: "update_inventory",
     ev.BackInStockRequest: "subscribe_back_in_stock",
     ev.SmsConsent: "update_sms_consent",

@@ -364,3 +364,14 @@ class EspAdapter(abc.ABC):
         (unknown there, or not readable): how a double opt-in confirmation
         is read back."""
         return None
+
+    # --- catalogue removal (issue 11) ----------------------------------------
+    def remove_catalog_item(self, removal):
+        """Remove a product and its variants (:class:`events.CatalogRemoval`)
+        from the ESP's catalogue; one it does not have is no error."""
+        return DeliveryResult(skipped_reason="catalogue not supported", requests=0)
+
+    def remove_catalog_variant(self, removal):
+        """Remove one variant (:class:`events.CatalogVariantRemoval`) of a
+        product the ESP keeps; one it does not have is no error."""
+        return DeliveryResult(skipped_reason="catalogue not supported", requests=0)

@@ -174,6 +174,23 @@ class InventoryLevel:
 
 
 @dataclasses.dataclass(frozen=True)
+class CatalogRemoval:
+    """A product (template) no longer sold: archived, deleted or out of the
+    backend's catalogue. The ESP removes it with its variants."""
+
+    external_id: str
+    title: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class CatalogVariantRemoval:
+    """A variant deleted from a product still sold: the ESP drops it."""
+
+    external_id: str
+    product_external_id: str
+
+
+@dataclasses.dataclass(frozen=True)
 class RemoteProfile:
     """A person as the ESP holds them, read back for reconciliation.
 

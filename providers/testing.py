@@ -92,6 +92,12 @@ class RecordingAdapter(EspAdapter):
     def upsert_catalog_item(self, item):
         return self._record("upsert_catalog_item", item, default=DeliveryResult())
 
+    def remove_catalog_item(self, removal):
+        return self._record("remove_catalog_item", removal, default=DeliveryResult())
+
+    def remove_catalog_variant(self, removal):
+        return self._record("remove_catalog_variant", removal, default=DeliveryResult())
+
     def update_inventory(self, levels):
         levels = list(levels)
         return self._record("update_inventory", levels, default=DeliveryResult())

@@ -6,6 +6,8 @@ from . import test_field_mapping
 from . import test_security
 from . import test_backfill
 from . import test_klaviyo_catalog
+from . import test_catalog_lifecycle_sandbox
+from . import test_mailchimp_audience_leave
 from . import test_mailchimp_routing
 from . import test_mailchimp_webhook
 from . import test_klaviyo_inbound

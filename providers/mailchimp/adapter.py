@@ -370,3 +370,9 @@ class MailchimpAdapter(
             "POST", const.WEBHOOKS.format(list_id=self._list_id()), json=body
         )
         return self._result(external_id=str(hook.get("id") or ""))
+
+    def leave_audience(self, member_hash):
+        """Archive the member from this audience, reporting the status it
+        held (see :func:`.identity.leave_audience`)."""
+        self._start()
+        return identity.leave_audience(self, member_hash)

@@ -99,6 +99,11 @@ class DotdigitalApp(V2Mixin, ContactsMixin, InsightMixin, JobsMixin, ProviderApp
             ("GET", insight + "/account/{collectionName}/{recordId}", self._get_record),
             ("PUT", insight + "/account/{collectionName}/{recordId}", self._put_record),
             (
+                "DELETE",
+                insight + "/account/{collectionName}/{recordId}",
+                self._delete_record,
+            ),
+            (
                 "GET",
                 insight + "/contacts/{identifier}/{value}/{collectionName}/{recordId}",
                 self._get_record,
