@@ -1,6 +1,7 @@
 from . import esp_secret
 from . import esp_consent_log
 from . import esp_backend
+from . import esp_backend_adapter
 from . import esp_backend_scope
 from . import esp_backend_mailchimp
 from . import esp_backend_jobs
@@ -30,6 +31,7 @@ from . import esp_backfill_batch
 from . import esp_webhook_receipt
 from . import res_company
 from . import res_partner
+from . import res_partner_inbound_consent
 from . import mail_blacklist
 from . import res_partner_category
 from . import base_partner_merge

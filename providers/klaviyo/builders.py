@@ -10,6 +10,7 @@ import json
 import re
 
 from ..events import EventKind
+from . import catalog_payloads as cp
 from . import const
 from . import payloads as p
 
@@ -343,51 +344,53 @@ def _variant_fields(item, variant, inventory_policy):
 
 
 def build_item_create(item):
-    attributes = p.CatalogItemCreateAttributes(
+    attributes = cp.CatalogItemCreateAttributes(
         external_id=item.external_id, **_item_fields(item)
     )
-    return p.CatalogItemCreateRequest(data=p.CatalogItemCreate(attributes=attributes))
+    return cp.CatalogItemCreateRequest(data=cp.CatalogItemCreate(attributes=attributes))
 
 
 def build_item_update(item):
-    attributes = p.CatalogItemUpdateAttributes(**_item_fields(item), published=True)
-    return p.CatalogItemUpdateRequest(
-        data=p.CatalogItemUpdate(id=catalog_id(item.external_id), attributes=attributes)
+    attributes = cp.CatalogItemUpdateAttributes(**_item_fields(item), published=True)
+    return cp.CatalogItemUpdateRequest(
+        data=cp.CatalogItemUpdate(
+            id=catalog_id(item.external_id), attributes=attributes
+        )
     )
 
 
 def build_variant_create(item, variant, inventory_policy):
-    attributes = p.CatalogVariantCreateAttributes(
+    attributes = cp.CatalogVariantCreateAttributes(
         external_id=variant.external_id,
         **_variant_fields(item, variant, inventory_policy),
     )
-    item_ref = p.CatalogItemRef(id=catalog_id(item.external_id))
-    return p.CatalogVariantCreateRequest(
-        data=p.CatalogVariantCreate(
+    item_ref = cp.CatalogItemRef(id=catalog_id(item.external_id))
+    return cp.CatalogVariantCreateRequest(
+        data=cp.CatalogVariantCreate(
             attributes=attributes,
-            relationships=p.CatalogVariantRelationships(
-                item=p.CatalogItemRelationship(data=item_ref)
+            relationships=cp.CatalogVariantRelationships(
+                item=cp.CatalogItemRelationship(data=item_ref)
             ),
         )
     )
 
 
 def build_variant_update(item, variant, inventory_policy):
-    attributes = p.CatalogVariantUpdateAttributes(
+    attributes = cp.CatalogVariantUpdateAttributes(
         **_variant_fields(item, variant, inventory_policy), published=True
     )
-    return p.CatalogVariantUpdateRequest(
-        data=p.CatalogVariantUpdate(
+    return cp.CatalogVariantUpdateRequest(
+        data=cp.CatalogVariantUpdate(
             id=catalog_id(variant.external_id), attributes=attributes
         )
     )
 
 
 def build_inventory_update(level):
-    return p.CatalogVariantUpdateRequest(
-        data=p.CatalogVariantUpdate(
+    return cp.CatalogVariantUpdateRequest(
+        data=cp.CatalogVariantUpdate(
             id=catalog_id(level.variant_external_id),
-            attributes=p.CatalogVariantUpdateAttributes(
+            attributes=cp.CatalogVariantUpdateAttributes(
                 inventory_quantity=level.quantity
             ),
         )
