@@ -229,3 +229,21 @@ class ConsentUpdate:
     occurred_at: datetime.datetime
     reason: str = ""
     provider_ref: str = ""  # list id / webhook id, for echo detection
+
+
+@dataclasses.dataclass(frozen=True)
+class RemoteOrder:
+    """An order as the ESP holds it, read back for reconciliation.
+
+    ``status``: placed / cancelled / the ESP's financial status (paid,
+    pending, refunded, partially_refunded); ``total``: the order's value as
+    placed, or net of refunds when ``refunded`` is None (Mailchimp keeps only
+    the net figure); ``placed_at``: an aware datetime, or None.
+    """
+
+    order_id: str
+    status: str
+    total: float
+    refunded: float = None
+    placed_at: datetime.datetime = None
+    email: str = ""

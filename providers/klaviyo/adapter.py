@@ -23,12 +23,14 @@ from .erasure import ErasureMixin
 from .errors import error_from_response
 from .inbound import InboundMixin
 from .reconcile import ReconcileMixin
+from .reconcile_orders import ReconcileOrdersMixin
 
 _logger = logging.getLogger(__name__)
 
 
 class KlaviyoAdapter(
     ReconcileMixin,
+    ReconcileOrdersMixin,
     BackInStockMixin,
     ErasureMixin,
     CatalogMixin,
