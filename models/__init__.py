@@ -45,4 +45,6 @@ from . import sale_order_release
 from . import esp_erasure
 from . import esp_reconcile
 from . import esp_reconcile_line
+from . import esp_reconcile_orders
+from . import esp_reconcile_line_orders
 from . import esp_back_in_stock
