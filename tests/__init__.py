@@ -29,4 +29,5 @@ from . import test_preview
 from . import test_consent_log
 from . import test_reconcile_sandbox
 from . import test_reconcile_orders_sandbox
+from . import test_reconcile_orders_mailchimp
 from . import test_erasure_sandbox
