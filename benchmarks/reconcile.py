@@ -6,8 +6,9 @@ On a fresh copy of the esp_sync database (updated to this checkout), creates
 ``--partners`` customers without capture, starts a real Odoo server with the
 queue_job runner (as ``tools/run``), loads them at the three sandbox ESPs with
 the product's backfill, then edits ``--drift`` Mailchimp members behind Odoo's
-back (first name) and times one ``esp.reconcile`` of scope "all" per backend
-(chunks of 100 as queue jobs, reads through ``read_profiles``). Prints the
+back (first name) and times one ``esp.reconcile`` of scope "all" per backend,
+one backend after the other (chunks of 100 as queue jobs on the bulk channel,
+reads through ``read_profiles``). Prints the
 time per ESP, contacts/s, sandbox requests and the differences found by kind.
 Exits 1 when a run does not finish or misses a difference injected (the
 other differences are printed: e.g. Klaviyo opt-ins, which a backfill never
@@ -127,20 +128,25 @@ def main():
                 },
             )
         sandbox.clear()
-        runs = call(
-            "esp.reconcile",
-            "create",
-            [{"backend_id": b["id"], "scope": "all"} for b in backends],
-        )
-        call("esp.reconcile", "action_start", runs)
-        finished = wait(
-            call,
-            "esp.reconcile",
-            runs,
-            ["backend_id", "checked_count", "total_count"],
-            args.timeout,
-        )
-        requests = Counter(entry["provider"] for entry in sandbox.requests())
+        # One backend after the other: each has the bulk channel to itself.
+        runs, finished, requests = [], {}, Counter()
+        for backend in backends:
+            run = call(
+                "esp.reconcile", "create", {"backend_id": backend["id"], "scope": "all"}
+            )
+            runs.append(run)
+            sandbox.clear()
+            call("esp.reconcile", "action_start", [run])
+            finished.update(
+                wait(
+                    call,
+                    "esp.reconcile",
+                    [run],
+                    ["backend_id", "checked_count", "total_count"],
+                    args.timeout,
+                )
+            )
+            requests.update(entry["provider"] for entry in sandbox.requests())
         kinds = {}
         for line in call(
             "esp.reconcile.line",

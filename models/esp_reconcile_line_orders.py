@@ -365,34 +365,35 @@ def _missing(env, base, sent):
 
 
 def _mismatches(env, snapshot, got):
-    """Status and amounts; Mailchimp-like ESPs keep only the net total."""
+    """Status and amounts. An ESP that edits orders in place (Mailchimp,
+    Dotdigital) is corrected by sending the order again; Klaviyo's refund
+    total by a correcting event; Mailchimp keeps only the net total."""
     lines = []
-    mutable = got.refunded is None  # the order is upserted: re-push fixes it
+    again = "repush" if got.editable else "review"
     if got.status == "cancelled" or (
         got.status != "placed" and got.status != snapshot.financial_status
     ):
         lines.append(
             {
                 "kind": "order_mismatch",
-                "fix": "repush" if mutable else "review",
+                "fix": again,
                 "field_name": env._("Status"),
                 "odoo_value": snapshot.financial_status,
                 "esp_value": got.status,
             }
         )
-    if mutable:
-        figures = [
-            (
-                env._("Total, net of refunds"),
-                _net(snapshot.total, snapshot.refunded_total),
-                got.total,
-                "repush",
-            )
-        ]
+    if got.refunded is None:
+        net = _net(snapshot.total, snapshot.refunded_total)
+        figures = [(env._("Total, net of refunds"), net, got.total, "repush")]
     else:
         figures = [
-            (env._("Total"), snapshot.total, got.total, "review"),
-            (env._("Refunded"), snapshot.refunded_total, got.refunded, "correct"),
+            (env._("Total"), snapshot.total, got.total, again),
+            (
+                env._("Refunded"),
+                snapshot.refunded_total,
+                got.refunded,
+                "repush" if got.editable else "correct",
+            ),
         ]
     for label, odoo, esp, fix in figures:
         if abs((odoo or 0.0) - (esp or 0.0)) >= 0.005:

@@ -238,7 +238,9 @@ class RemoteOrder:
     ``status``: placed / cancelled / the ESP's financial status (paid,
     pending, refunded, partially_refunded); ``total``: the order's value as
     placed, or net of refunds when ``refunded`` is None (Mailchimp keeps only
-    the net figure); ``placed_at``: an aware datetime, or None.
+    the net figure); ``placed_at``: an aware datetime, or None; ``editable``:
+    the ESP updates an order in place (Mailchimp, Dotdigital), so sending it
+    again corrects it (Klaviyo's events are immutable).
     """
 
     order_id: str
@@ -247,3 +249,4 @@ class RemoteOrder:
     refunded: float = None
     placed_at: datetime.datetime = None
     email: str = ""
+    editable: bool = False

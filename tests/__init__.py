@@ -30,4 +30,5 @@ from . import test_consent_log
 from . import test_reconcile_sandbox
 from . import test_reconcile_orders_sandbox
 from . import test_reconcile_orders_mailchimp
+from . import test_reconcile_orders_dotdigital
 from . import test_erasure_sandbox

@@ -204,3 +204,28 @@ class TestReconcileOrdersSandbox(EspSyncCase):
             run = self._reconcile()
         self.assertIn("not readable", run.not_readable)
         self.assertFalse(run.line_ids)
+
+    def test_a_rate_limited_window_is_retried_not_an_exception(self):
+        from odoo.addons.queue_job.exception import RetryableJobError
+
+        from ..providers import EspError
+
+        today = fields.Date.context_today(self.env["res.partner"])
+        run = self.env["esp.reconcile"].create(
+            {
+                "backend_id": self.backend.id,
+                "scope": "orders",
+                "date_from": today,
+                "date_to": today,
+            }
+        )
+        run.action_start()
+        error = EspError("slow down", category="rate_limit", status=429, retry_after=3)
+        adapter_class = type(self.backend._esp_adapter())
+        with patch.object(adapter_class, "read_orders", side_effect=error):
+            with self.assertRaises(RetryableJobError):
+                run._esp_check_chunk()
+        self.assertEqual((run.state, run.checked_count), ("running", 0))
+        self.assertFalse(
+            self.env["esp.sync.exception"].search([("category", "=", "unexpected")])
+        )

@@ -31,6 +31,7 @@ from .errors import error_from_response
 from .inbound import InboundMixin
 from .orders import OrdersMixin
 from .reconcile import ReconcileMixin
+from .reconcile_orders import ReconcileOrdersMixin
 
 # Data fields known to exist per (endpoint, user digest): one GET per process.
 _fields_cache = {}
@@ -54,6 +55,7 @@ def data_field_name(key):
 
 class DotdigitalAdapter(
     ReconcileMixin,
+    ReconcileOrdersMixin,
     ErasureMixin,
     InboundMixin,
     OrdersMixin,

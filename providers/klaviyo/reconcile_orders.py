@@ -9,7 +9,7 @@ Cancelled and Refunded events since its start (they come later), paged by
 import datetime
 
 from ..events import EventKind, RemoteOrder
-from ..wire import dig
+from ..wire import dig, parse_timestamp
 from . import const
 from .reconcile import _next_page
 
@@ -107,7 +107,4 @@ def _iso(moment):
 
 
 def _moment(event):
-    text = dig(event, "attributes", "datetime")
-    if not text:
-        return None
-    return datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return parse_timestamp(dig(event, "attributes", "datetime"))

@@ -9,6 +9,7 @@ refunds, as this addon sends it), so ``refunded`` is None.
 import datetime
 
 from ..events import RemoteOrder
+from ..wire import parse_timestamp
 from . import const
 
 PAGE = 500
@@ -44,6 +45,7 @@ class ReconcileOrdersMixin:
                     refunded=None,
                     placed_at=placed_at,
                     email=(order.get("customer") or {}).get("email_address") or "",
+                    editable=True,
                 )
             offset += len(orders)
             if not orders or offset >= int(doc.get("total_items") or 0):
@@ -79,6 +81,4 @@ def _aware(moment):
 
 
 def _moment(text):
-    if not text:
-        return None
-    return _aware(datetime.datetime.fromisoformat(text.replace("Z", "+00:00")))
+    return parse_timestamp(text)

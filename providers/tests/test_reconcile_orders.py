@@ -133,9 +133,55 @@ def test_mailchimp_lists_members_page_by_page(sb, sample_profile):
     assert sorted(emails) == [f"m{n}@example.com" for n in range(3)]
 
 
-def test_dotdigital_orders_are_not_readable():
+def _dotdigital(sb):
+    from providers.dotdigital import adapter as dd_adapter
+
+    dd_adapter._fields_cache.clear()
+    return DotdigitalAdapter(
+        BackendSettings(
+            provider="dotdigital",
+            base_url=sb.url + "/dotdigital",
+            api_user="apiuser-sandbox-ro@apiconnector.com",
+            api_secret="sandbox-password",
+            dotdigital_address_book_id="1",
+        )
+    )
+
+
+def test_dotdigital_reads_the_orders_collection(sb, make_order_event, sample_order):
+    adapter = _dotdigital(sb)
+    assert adapter.read_orders(NOW - DAY, NOW + DAY) == {}, "no collection yet"
+    for number in range(3):
+        order = dataclasses.replace(sample_order, order_id=str(number))
+        adapter.send_order_event(make_order_event(K.PLACED, order=order))
+    refunded = dataclasses.replace(sample_order, order_id="1", refunded_total=12.0)
+    adapter.send_order_event(make_order_event(K.REFUNDED, order=refunded))
+    cancelled = dataclasses.replace(sample_order, order_id="2")
+    adapter.send_order_event(make_order_event(K.CANCELLED, order=cancelled))
+    later = dataclasses.replace(sample_order, order_id="9", placed_at=NOW + 3 * DAY)
+    adapter.send_order_event(make_order_event(K.PLACED, order=later))
+    import providers.dotdigital.reconcile_orders as module
+
+    module.PAGE, page = 2, module.PAGE  # several pages, by marker
+    try:
+        found = adapter.read_orders(NOW - DAY, NOW + DAY)
+    finally:
+        module.PAGE = page
+    assert set(found) == {"0", "1", "2"}, "9 was placed after the period"
+    assert (found["0"].status, found["0"].total, found["0"].refunded) == (
+        "paid",
+        42.0,
+        0.0,
+    )
+    assert found["1"].refunded == 12.0
+    assert found["2"].status == "cancelled"
+    assert found["0"].editable and found["0"].email == "ada@example.com"
+    gets = [r for r in sb.requests("dotdigital") if r["method"] == "GET"]
+    assert len(gets) >= 3
+
+
+def test_contacts_are_not_listable_at_dotdigital():
     adapter = DotdigitalAdapter(
         BackendSettings(provider="dotdigital", base_url="", api_key="u:p")
     )
-    assert adapter.read_orders(NOW - DAY, NOW) is None
     assert adapter.read_contacts_page() is None
