@@ -5,6 +5,7 @@ Orders collection's records, oldest change first, paged by ``marker``; a
 ``~modified=gte::`` filter skips the records untouched since the period's
 start (an order placed in it cannot be older). Each record carries the
 order's status, gross and refunded totals, as this addon writes them.
+``GET /contacts/v3`` lists every contact the same way (extra contacts).
 """
 
 import datetime
@@ -16,10 +17,26 @@ from . import const
 
 PAGE = 1000
 PATH = "/insightData/v3/contacts/{collection}"
+CONTACTS = "/contacts/v3"
 
 
 class ReconcileOrdersMixin:
-    """``read_orders`` (needs ``_request`` and ``_orders_collection``)."""
+    """``read_orders`` and ``read_contacts_page`` (needs ``_request`` and
+    ``_orders_collection``)."""
+
+    def read_contacts_page(self, cursor=None):
+        """``GET /contacts/v3``, 1,000 contacts a page, paged by ``marker``."""
+        self._start()
+        params = {"limit": PAGE}
+        if cursor:
+            params["marker"] = cursor
+        doc = self._request("GET", CONTACTS, params=params)
+        emails = [
+            (dig(item, "identifiers", "email") or "").strip().lower()
+            for item in doc.get("_items") or []
+        ]
+        marker = dig(doc, "_links", "next", "marker")
+        return [e for e in emails if e], (marker if doc.get("_items") else None)
 
     def read_orders(self, since, until):
         self._start()

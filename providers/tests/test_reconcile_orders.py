@@ -180,8 +180,29 @@ def test_dotdigital_reads_the_orders_collection(sb, make_order_event, sample_ord
     assert len(gets) >= 3
 
 
-def test_contacts_are_not_listable_at_dotdigital():
-    adapter = DotdigitalAdapter(
-        BackendSettings(provider="dotdigital", base_url="", api_key="u:p")
-    )
-    assert adapter.read_contacts_page() is None
+def test_dotdigital_lists_contacts_by_marker(sb, sample_profile):
+    import providers.dotdigital.reconcile_orders as module
+
+    adapter = _dotdigital(sb)
+    for number in range(5):
+        adapter.upsert_profile(
+            dataclasses.replace(
+                sample_profile,
+                email=f"d{number}@example.com",
+                external_id=f"d{number}",
+                phone="",
+            )
+        )
+    module.PAGE, page = 2, module.PAGE
+    try:
+        emails, cursor, pages = [], None, 0
+        while True:
+            found, cursor = adapter.read_contacts_page(cursor)
+            emails += found
+            pages += 1
+            if cursor is None:
+                break
+    finally:
+        module.PAGE = page
+    assert sorted(emails) == [f"d{n}@example.com" for n in range(5)]
+    assert pages == 3

@@ -92,6 +92,7 @@ class DotdigitalApp(V2Mixin, ContactsMixin, InsightMixin, JobsMixin, ProviderApp
                 self._contacts_import_status,
             ),
             ("GET", contact, self._get_contact),
+            ("GET", "/contacts/v3", self._list_contacts),
             ("PATCH", contact, self._patch_contact),
             ("DELETE", contact, self._delete_contact),
             ("GET", insight + "/collections", self._collections),

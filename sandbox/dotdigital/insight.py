@@ -3,7 +3,7 @@
 import base64
 
 from ..core import Response, parse_iso
-from .common import ApiError
+from .common import ApiError, page_link
 
 
 class InsightMixin:
@@ -110,9 +110,9 @@ class InsightMixin:
         except ValueError as exc:
             raise ApiError(400, "Invalid marker", code="insightData:badMarker") from exc
         base = request.path
-        links = {"self": _link(base, offset), "first": _link(base, 0)}
+        links = {"self": page_link(base, offset), "first": page_link(base, 0)}
         if offset + limit < len(records):
-            links["next"] = _link(base, offset + limit)
+            links["next"] = page_link(base, offset + limit)
         return {"_items": records[offset : offset + limit], "_links": links}
 
     def _delete_record(self, request, state):
@@ -222,8 +222,3 @@ def _nested_array(value, depth=0):
     if isinstance(value, dict):
         return any(_nested_array(item, depth) for item in value.values())
     return False
-
-
-def _link(path, offset):
-    marker = base64.urlsafe_b64encode(str(offset).encode()).decode()
-    return {"marker": marker, "link": f"{path}?marker={marker}"}
