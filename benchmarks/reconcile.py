@@ -1,20 +1,24 @@
 """Reconciliation of 10,000 partners against the sandbox, by the product's runner.
 
-Usage: python3 benchmarks/reconcile.py [--partners 10000] [--drift 10]
+Usage: python3 benchmarks/reconcile.py [--partners 10000] [--orders 1000] [--drift 10]
 
 On a fresh copy of the esp_sync database (updated to this checkout), creates
-``--partners`` customers without capture, starts a real Odoo server with the
+``--partners`` customers and ``--orders`` confirmed orders without capture,
+starts a real Odoo server with the
 queue_job runner (as ``tools/run``), loads them at the three sandbox ESPs with
 the product's backfill, then edits ``--drift`` Mailchimp members behind Odoo's
 back (first name) and times one ``esp.reconcile`` of scope "all" per backend,
 one backend after the other (chunks of 100 as queue jobs on the bulk channel,
-reads through ``read_profiles``). Prints the
+reads through ``read_profiles``), then the same backend's contact list
+(scope "extra", ``read_contacts_page``) and today's orders (scope "orders",
+``read_orders``). Prints the
 time per ESP, contacts/s, sandbox requests and the differences found by kind.
 Exits 1 when a run does not finish or misses a difference injected (the
 other differences are printed: e.g. Klaviyo opt-ins, which a backfill never
 sends, are "Opt-in not delivered").
 """
 
+import datetime
 import subprocess
 import sys
 import tempfile
@@ -28,6 +32,8 @@ import _common as c
 # Own work directory: the addons symlink of _common lives in it, and other
 # benchmarks may run from another checkout at the same time.
 c.WORK = Path(tempfile.gettempdir()) / "espbench_reconcile"
+SCOPES = ("all", "extra", "orders")
+UNITS = {"all": "contacts", "extra": "pages", "orders": "weeks"}
 DB = c.dbname("espbench_reconcile")
 
 
@@ -54,6 +60,22 @@ def populate(env, args):
             ]
         )
         env.cr.commit()
+    partners = env["res.partner"].search(
+        [("email", "=like", "reconcile%@example.com")], order="id"
+    )
+    product = env["product.product"].create({"name": "Reconcile product"})
+    for start in range(0, args.orders, 100):
+        orders = env["sale.order"].create(
+            [
+                {
+                    "partner_id": partners[i % len(partners)].id,
+                    "order_line": [(0, 0, {"product_id": product.id})],
+                }
+                for i in range(start, min(start + 100, args.orders))
+            ]
+        )
+        orders.action_confirm()
+        env.cr.commit()
     env.cr.execute("DELETE FROM esp_sync_event")
     env.cr.execute("DELETE FROM queue_job")
     env.cr.commit()
@@ -71,7 +93,9 @@ def wait(call, model, ids, fields, timeout):
 
 
 def main():
-    args = c.parse_options(__doc__, partners=10000, drift=10, timeout=1800.0)
+    args = c.parse_options(
+        __doc__, partners=10000, orders=1000, drift=10, timeout=1800.0
+    )
     c.start(f"reconcile: {args.partners} partners, {args.drift} edited at Mailchimp")
     sandbox = c.Sandbox(rate_limits=False)
     port = c.esp_runtime.free_port()
@@ -128,25 +152,34 @@ def main():
                 },
             )
         sandbox.clear()
-        # One backend after the other: each has the bulk channel to itself.
+        # One run at a time: each has the bulk channel to itself.
         runs, finished, requests = [], {}, Counter()
+        today = datetime.datetime.now(datetime.timezone.utc).date()
         for backend in backends:
-            run = call(
-                "esp.reconcile", "create", {"backend_id": backend["id"], "scope": "all"}
-            )
-            runs.append(run)
-            sandbox.clear()
-            call("esp.reconcile", "action_start", [run])
-            finished.update(
-                wait(
-                    call,
+            for scope in SCOPES:
+                run = call(
                     "esp.reconcile",
-                    [run],
-                    ["backend_id", "checked_count", "total_count"],
-                    args.timeout,
+                    "create",
+                    {
+                        "backend_id": backend["id"],
+                        "scope": scope,
+                        "date_from": str(today - datetime.timedelta(days=1)),
+                        "date_to": str(today),
+                    },
                 )
-            )
-            requests.update(entry["provider"] for entry in sandbox.requests())
+                runs.append(run)
+                sandbox.clear()
+                call("esp.reconcile", "action_start", [run])
+                finished.update(
+                    wait(
+                        call,
+                        "esp.reconcile",
+                        [run],
+                        ["backend_id", "scope", "checked_count", "total_count"],
+                        args.timeout,
+                    )
+                )
+                requests[run] = len(sandbox.requests())
         kinds = {}
         for line in call(
             "esp.reconcile.line",
@@ -176,16 +209,16 @@ def report(args, backends, finished, requests, lines, runs):
         rows.append(
             [
                 provider,
+                run["scope"],
                 run["state"],
                 f"{elapsed:.1f}",
-                f"{run['checked_count']}/{run['total_count']}",
-                f"{run['checked_count'] / elapsed:.0f}",
-                requests.get(provider, 0),
+                f"{run['checked_count']}/{run['total_count']} {UNITS[run['scope']]}",
+                requests.get(run_id, 0),
                 ", ".join(f"{k} x{n}" for k, n in sorted(found.items())) or "none",
             ]
         )
         expected = Counter()
-        if provider == "mailchimp":
+        if provider == "mailchimp" and run["scope"] == "all":
             expected["field:first_name"] = args.drift
         if run["state"] != "done":
             misses.append(f"{provider}: {run['state']}")
@@ -193,7 +226,7 @@ def report(args, backends, finished, requests, lines, runs):
             misses.append(f"{provider}: found {dict(found)}, injected {dict(expected)}")
     print()
     c.print_table(
-        ["ESP", "state", "s", "checked", "contacts/s", "requests", "differences"],
+        ["ESP", "scope", "state", "s", "checked", "requests", "differences"],
         rows,
     )
     if len(finished) < len(runs):
