@@ -47,4 +47,5 @@ from . import esp_reconcile
 from . import esp_reconcile_line
 from . import esp_reconcile_orders
 from . import esp_reconcile_line_orders
+from . import esp_reconcile_line_contacts
 from . import esp_back_in_stock

@@ -1,6 +1,6 @@
 # Copyright 2026 esp_sync developers
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-"""Differences about orders, revenue and extra contacts, and their fixes.
+"""Differences about orders and revenue, and the fixes of the new kinds.
 
 What the ESP should have is what the ledger sent and ``esp.sync.values``
 builds for delivery. Fixes go through the normal delivery path: the
@@ -12,7 +12,6 @@ gets a correcting Refunded Order event for the difference, sent by a job.
 import datetime
 
 from odoo import _, api, fields, models
-from odoo.tools.safe_eval import safe_eval
 
 from .. import const
 from ..providers import EspError
@@ -124,8 +123,24 @@ class EspReconcileLine(models.Model):
                         "explanation": _("Follows from the order lines of that day"),
                     }
                 )
-        self.sudo().create(vals_list)
+        accepted = self._esp_accepted_order_lines(backend)
+        self.sudo().create(
+            [vals for vals in vals_list if _order_line_key(vals) not in accepted]
+        )
         return revenue
+
+    @api.model
+    def _esp_accepted_order_lines(self, backend):
+        """Keys of the order and revenue lines ignored with a reason on
+        ``backend``: the same difference is not reported again."""
+        lines = self.sudo().search(
+            [
+                ("backend_id", "=", backend.id),
+                ("kind", "in", ORDER_KINDS),
+                ("state", "=", "ignored"),
+            ]
+        )
+        return {_order_line_key(line) for line in lines}
 
     @api.model
     def _esp_orders_of(self, backend, since, until):
@@ -210,51 +225,6 @@ class EspReconcileLine(models.Model):
                 line.update(fix="cancel", explanation=_("Cancelled in Odoo"))
         return line
 
-    # ---------------------------------------------------------- contacts
-    @api.model
-    def _esp_compare_extra_contacts(self, run, emails):
-        """Lines for the ``emails`` (one page of the ESP's list) that are
-        no in-scope partner of the backend."""
-        backend = run.backend_id.sudo()
-        emails = set(emails) - self._esp_ignored(backend, "contact_extra", "email")
-        if not emails:
-            return self
-        people = self.env["res.partner"].sudo().with_context(active_test=False)
-        own = self.env["res.company"].sudo().search([]).partner_id.ids
-        domain = safe_eval(backend.partner_domain or "[]") + [
-            ("company_id", "in", (False, backend.company_id.id)),
-            ("id", "not in", own),
-            ("email_normalized", "in", sorted(emails)),
-            ("esp_erased_at", "=", False),
-        ]
-        known = backend._esp_in_scope(
-            people.with_context(active_test=True).search(domain)
-        )
-        extra = emails - set(known.mapped("email_normalized"))
-        anyone = people.search([("email_normalized", "in", sorted(extra))])
-        vals_list = []
-        for email in sorted(extra):
-            partner = anyone.filtered(lambda p, e=email: p.email_normalized == e)[:1]
-            if not partner:
-                why = _("Unknown in Odoo")
-            elif partner.esp_erased_at:
-                why = _("Erased in Odoo: the ESP should not know them")
-            elif not partner.active:
-                why = _("Archived in Odoo")
-            else:
-                why = _("Out of this backend's scope in Odoo")
-            vals_list.append(
-                {
-                    "reconcile_id": run.id,
-                    "kind": "contact_extra",
-                    "fix": "review",
-                    "email": email,
-                    "partner_id": partner.id,
-                    "explanation": why,
-                }
-            )
-        return self.sudo().create(vals_list)
-
     # ------------------------------------------------------------ fixes
     def action_fix(self):
         """Order lines: deliver again through the ledger, or correct by job;
@@ -336,6 +306,15 @@ class EspReconcileLine(models.Model):
             )
             backend._esp_adapter().send_order_event(event)
             return _("Corrected by %s.", difference)
+
+
+def _order_line_key(line):
+    """What makes two order lines the same difference (dict or record)."""
+    get = line.get if isinstance(line, dict) else line.__getitem__
+    values = [get(name) for name in ("kind", "esp_order_ref", "field_name", "period")]
+    if values[0] != "revenue_period":
+        values[3] = ""
+    return tuple(value or "" for value in values)
 
 
 def _add(totals, day, odoo=0.0, esp=0.0):

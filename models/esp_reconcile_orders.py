@@ -67,10 +67,9 @@ class EspReconcile(models.Model):
         return list(range(first, last + 1, WINDOW_DAYS))
 
     def action_start(self):
+        extra = self.filtered(lambda r: r.state == "draft" and r.scope == "extra")
         result = super().action_start()
-        self.filtered(lambda r: r.scope == "extra").sudo().write(
-            {"total_count": 1, "contact_cursor": False}
-        )
+        extra.sudo().write({"total_count": 1, "contact_cursor": False})
         return result
 
     # ------------------------------------------------------------------- jobs

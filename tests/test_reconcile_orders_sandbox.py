@@ -229,3 +229,17 @@ class TestReconcileOrdersSandbox(EspSyncCase):
         self.assertFalse(
             self.env["esp.sync.exception"].search([("category", "=", "unexpected")])
         )
+
+    def test_an_ignored_difference_is_not_reported_again(self):
+        self._drift()
+        run = self._reconcile()
+        accepted = run.line_ids.filtered(
+            lambda line: line.kind in ("order_mismatch", "revenue_period")
+        )
+        self.env["esp.reconcile.ignore"].create(
+            {"line_ids": [(6, 0, accepted.ids)], "reason": "refund agreed by phone"}
+        ).action_confirm()
+        (run.line_ids - accepted).action_fix()
+        self._run_jobs()
+        again = self._reconcile()
+        self.assertFalse(again.line_ids, again.line_ids.mapped("explanation"))
