@@ -243,3 +243,13 @@ class TestReconcileOrdersSandbox(EspSyncCase):
         self._run_jobs()
         again = self._reconcile()
         self.assertFalse(again.line_ids, again.line_ids.mapped("explanation"))
+
+    def test_an_order_run_needs_its_days(self):
+        from odoo.exceptions import UserError
+
+        run = self.env["esp.reconcile"].create(
+            {"backend_id": self.backend.id, "scope": "orders"}
+        )
+        with self.assertRaises(UserError):
+            run.action_start()
+        self.assertEqual(run.state, "draft")
