@@ -33,6 +33,7 @@
         "views/esp_sync_health_views.xml",
         "views/esp_sync_incident_views.xml",
         "views/res_partner_views.xml",
+        "views/res_partner_sms_views.xml",
         "views/sale_order_views.xml",
         "views/res_config_settings_views.xml",
         "views/esp_backfill_views.xml",
@@ -41,6 +42,7 @@
         "views/esp_reconcile_views.xml",
         "views/esp_reconcile_orders_views.xml",
         "views/esp_back_in_stock_views.xml",
+        "views/esp_double_opt_in_views.xml",
     ],
     "demo": ["demo/esp_backend_demo.xml"],
 }

@@ -81,6 +81,9 @@ EVENT_TABLE = {
     for spec in (
         EventType("consent", "Consent", "consent", 1, urgent=True, coalesce=True),
         EventType("erasure", "Erasure", "consent", 2, urgent=True),
+        EventType(
+            "sms_consent", "SMS consent", "consent", 4, urgent=True, coalesce=True
+        ),
         EventType("email_change", "Email change", "profile", 3),
         EventType("profile", "Profile", "profile", 5, coalesce=True),
         EventType("order_placed", "Placed Order", "order", 10, True, False, "placed"),
@@ -179,11 +182,11 @@ RELEASE_GATES = [
 ]
 
 # People with an email, no internal user, who bought, were invoiced or opted
-# in; the companies' own partners are excluded in code.
+# in (email or SMS); the companies' own partners are excluded in code.
 DEFAULT_PARTNER_DOMAIN = (
-    "[('email', '!=', False), ('partner_share', '=', True), '|', '|', "
+    "[('email', '!=', False), ('partner_share', '=', True), '|', '|', '|', "
     "('customer_rank', '>', 0), ('sale_order_ids', '!=', False), "
-    "('esp_marketing_opt_in', '=', True)]"
+    "('esp_marketing_opt_in', '=', True), ('esp_sms_opt_in', '=', True)]"
 )
 
 # Partner fields whose change refreshes the profile (mapped fields are added).
@@ -205,6 +208,10 @@ PROFILE_FIELDS = {
     "lang",
 }
 CONSENT_FIELDS = {"esp_marketing_opt_in", "esp_consent_withdrawn_at"}
+# SMS marketing consent: the fields whose change re-sends it, and the ESPs
+# whose API has SMS consent (Mailchimp's Marketing API has none).
+SMS_CONSENT_FIELDS = {"esp_sms_opt_in", "esp_sms_withdrawn_at", "mobile", "country_id"}
+SMS_PROVIDERS = ("klaviyo", "dotdigital")
 
 # Context key set by the sync itself so its own writes are not captured again.
 NO_CAPTURE = "esp_sync_no_capture"

@@ -6,6 +6,7 @@ from . import esp_backend_mailchimp
 from . import esp_backend_jobs
 from . import esp_backend_secret
 from . import esp_audience_rule
+from . import esp_audience_rule_leave
 from . import esp_field_mapping
 from . import esp_sync_event
 from . import esp_sync_binding
@@ -20,6 +21,7 @@ from . import esp_sync_values_catalog
 from . import esp_sync_delivery
 from . import esp_sync_delivery_unit
 from . import esp_sync_delivery_consent
+from . import esp_sync_delivery_catalog
 from . import esp_sync_delivery_wakeup
 from . import esp_sync_mixin
 from . import esp_sync_rights
@@ -49,3 +51,11 @@ from . import esp_reconcile_orders
 from . import esp_reconcile_line_orders
 from . import esp_reconcile_line_contacts
 from . import esp_back_in_stock
+from . import res_partner_sms
+from . import esp_consent_log_sms
+from . import esp_sync_values_sms
+from . import esp_sync_exception_consent
+from . import esp_sync_delivery_sms
+from . import esp_double_opt_in
+from . import esp_erased_orders
+from . import esp_consent_applied

@@ -240,3 +240,20 @@ class EspAudienceRule(models.Model):
             )
             for rule, group in rules._esp_route(partners).items()
         ]
+
+    # ------------------------------------------------------------ caching
+    @api.model_create_multi
+    def create(self, vals_list):
+        rules = super().create(vals_list)
+        self.env.registry.clear_cache()  # capture caches each backend's rules
+        return rules
+
+    def write(self, vals):
+        result = super().write(vals)
+        self.env.registry.clear_cache()
+        return result
+
+    def unlink(self):
+        result = super().unlink()
+        self.env.registry.clear_cache()
+        return result

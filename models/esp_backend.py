@@ -373,6 +373,7 @@ class EspBackend(models.Model):
             or "",
             extra={
                 "api_endpoint": backend.dotdigital_api_endpoint or "",
+                "never_opted_in": backend.dotdigital_never_opted_in or "neutral",
                 # A Mailchimp store created by a backfill: the company's.
                 "store_name": backend.company_id.name,
                 "currency": backend.company_id.currency_id.name,
@@ -397,4 +398,9 @@ class EspBackend(models.Model):
                 category="configuration",
                 code="missing_credentials",
             )
+        return self._esp_build_adapter()
+
+    def _esp_build_adapter(self):
+        """The provider's adapter for this backend's settings (engine tests
+        put a recording adapter here)."""
         return get_adapter(self._esp_settings())

@@ -33,6 +33,22 @@ class EspBackend(models.Model):
         "e.g. UK gives UK_ORDER_COUNT and UK_TOTAL_SPEND.",
     )
 
+    dotdigital_never_opted_in = fields.Selection(
+        [
+            ("neutral", "Outside the marketing address book"),
+            ("unsubscribed", "Unsubscribed"),
+        ],
+        "Customers who never opted in",
+        default="neutral",
+        required=True,
+        help="How a customer without an Odoo opt-in is created in Dotdigital. "
+        "Outside the marketing address book (recommended): Dotdigital's default "
+        "status, so a later opt-in, even one made or imported in Dotdigital, is "
+        "never blocked; campaigns to the address book never reach them (never "
+        "send campaigns to 'All contacts'). Unsubscribed: on the account's "
+        "suppression list until Odoo records an opt-in.",
+    )
+
     @api.constrains("dotdigital_shared_account", "dotdigital_company_code")
     def _check_dotdigital_company_code(self):
         for backend in self.filtered("dotdigital_shared_account"):

@@ -2,6 +2,7 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 """Who and what a backend hears about: the one scope rule."""
 
+import dataclasses
 import functools
 
 from odoo import _, api, models, tools
@@ -9,6 +10,20 @@ from odoo.tools.safe_eval import safe_eval
 
 from .. import const
 from ..providers import EspError
+
+
+@dataclasses.dataclass(frozen=True)
+class CaptureConfig:
+    """What capture reads of a backend on every write (cached, immutable)."""
+
+    company_id: int
+    partner_domain: str
+    rule_ids: tuple
+    modes: tuple  # (stream, mode) pairs
+
+    def mode(self, stream):
+        """The backend's mode of ``stream`` (realtime / batch)."""
+        return dict(self.modes)[stream]
 
 
 class EspBackendScope(models.Model):
@@ -29,6 +44,23 @@ class EspBackendScope(models.Model):
         backends = self.sudo().search([("company_id", "=", company_id)])
         return tuple(backends.filtered(switch).ids)
 
+    @api.model
+    @tools.ormcache("backend_id")
+    def _esp_capture_config(self, backend_id):
+        """The :class:`CaptureConfig` of a backend: every capture reads it,
+        so no write fetches the backend's row; any change to a backend or a
+        routing rule clears it."""
+        backend = self.sudo().with_context(active_test=True).browse(backend_id)
+        return CaptureConfig(
+            company_id=backend.company_id.id,
+            partner_domain=backend.partner_domain or "[]",
+            rule_ids=tuple(backend.audience_rule_ids.ids),
+            modes=tuple(
+                (stream, backend[field])
+                for stream, field in const.STREAM_MODE_FIELD.items()
+            ),
+        )
+
     def _esp_in_scope(self, partners, companies=None, memo=None):
         """The subset of ``partners`` this backend syncs: the one scope rule.
 
@@ -41,20 +73,22 @@ class EspBackendScope(models.Model):
         self.ensure_one()
         if not partners:
             return partners
+        config = self._esp_capture_config(self.id)
         partners = partners.sudo()
         companies = companies or partners._esp_companies_of()
-        company = self.company_id
-        partners = partners.filtered(lambda p: company in companies[p.id])
+        partners = partners.filtered(
+            lambda p: config.company_id in companies[p.id]._ids
+        )
         own_partners = self.env["res.company"]._esp_company_ids()[1]
         candidates = partners.sudo().with_context(active_test=False)
         # Backends sharing a domain evaluate it once per capture (``memo``).
-        key = (self.partner_domain or "[]", candidates._ids)
+        key = (config.partner_domain, candidates._ids)
         try:
             if memo is not None and key in memo:
                 synced = candidates.browse(memo[key])
             else:
                 synced = candidates.filtered_domain(
-                    list(_parsed_domain(self.partner_domain or "[]"))
+                    list(_parsed_domain(config.partner_domain))
                 )
                 if memo is not None:
                     memo[key] = synced._ids
@@ -79,8 +113,9 @@ class EspBackendScope(models.Model):
         synced = synced.filtered(
             lambda p: p.id not in own_partners and not p.esp_erased_at
         )
-        if self.audience_rule_ids:
-            synced = self.audience_rule_ids._esp_filter(synced)
+        if config.rule_ids:
+            rules = self.env["esp.audience.rule"].sudo().browse(config.rule_ids)
+            synced = rules._esp_filter(synced)
         return synced
 
     def _esp_knows(self, partner):

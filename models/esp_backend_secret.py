@@ -4,6 +4,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
 from ..providers import EspError
+from ..providers.errors import redact
 
 # The credentials of a backend: stored encrypted (``<name>_enc``), shown and
 # written in clear by system administrators through the fields of the same name.
@@ -96,6 +97,17 @@ class EspBackend(models.Model):
         return {
             name: vault._esp_decrypt(stored[f"{name}_enc"]) for name in SECRET_FIELDS
         }
+
+    def _esp_redact(self, text):
+        """``text`` without this backend's credentials: every message an
+        error carries into the ledger, chatter or a job is passed through it,
+        whatever the adapter that raised it already removed."""
+        self.ensure_one()
+        try:
+            secrets = self._esp_reveal_secrets().values()
+        except EspError:
+            return str(text)  # no key: nothing readable in clear could leak
+        return redact(str(text), [value for value in secrets if value])
 
     def _esp_settings(self):
         """No settings, hence no sync, without a key that opens the secrets."""

@@ -45,6 +45,7 @@ CSV_COLUMNS = (
     "event",
     "source",
     "backend",
+    "list",
     "user",
     "note",
 )
@@ -67,11 +68,17 @@ class EspConsentLog(models.Model):
     partner_id = fields.Many2one("res.partner", ondelete="set null", index=True)
     email = fields.Char(required=True, index=True)
     company_id = fields.Many2one("res.company", index=True)
-    channel = fields.Selection([("email", "Email")], required=True, default="email")
+    channel = fields.Selection(
+        [("email", "Email"), ("sms", "SMS")], required=True, default="email"
+    )
     event = fields.Selection(EVENTS, required=True)
     source = fields.Selection(SOURCES, required=True)
     backend_id = fields.Many2one(
-        "esp.backend", "From backend", ondelete="set null", index=True
+        "esp.backend", "Backend", ondelete="set null", index=True
+    )
+    list_ref = fields.Char(
+        "List / audience",
+        help="The ESP list, audience or address book the change applied to.",
     )
     user_id = fields.Many2one("res.users", "By", ondelete="set null")
     note = fields.Char(help="The consent text or source, or the ESP's reason.")
@@ -103,26 +110,39 @@ class EspConsentLog(models.Model):
         return "website" if self.env.user.share else "odoo_user"
 
     @api.model
-    def _esp_log(self, partners, event, backend=None, note=None, email=None):
+    def _esp_log(
+        self,
+        partners,
+        event,
+        backend=None,
+        note=None,
+        email=None,
+        channel="email",
+        list_ref=None,
+    ):
         """One row per partner with an email, in one INSERT whatever their
         number (capture must stay cheap). ``email`` replaces the address
-        (an erasure logs a keyed hash)."""
+        (an erasure logs a keyed hash); ``channel``: email or sms;
+        ``list_ref``: the list or audience (the backend's by default)."""
         partners = partners.filtered("email_normalized")
         if not partners:
             return self.browse()
         source = self._esp_source()
         now = fields.Datetime.now()
         uid = self.env.uid
+        if backend and list_ref is None:
+            list_ref = backend._esp_consent_list()
         rows = [
             (
                 now,
                 partner.id,
                 email or self._esp_logged_email(partner),
                 (backend.company_id if backend else partner.company_id).id or None,
-                "email",
+                channel,
                 event,
                 source,
                 backend.id if backend else None,
+                list_ref or None,
                 uid,
                 self._esp_note(partner, event, note),
                 uid,
@@ -133,20 +153,21 @@ class EspConsentLog(models.Model):
         self.env.flush_all()
         row_code = (
             "(%s::timestamp, %s, %s, %s::int, %s, %s, %s, %s::int, %s, %s, %s,"
-            " %s::timestamp)"
+            " %s, %s::timestamp)"
         )
         self.env.cr.execute(
             SQL(
                 """
             INSERT INTO esp_consent_log (
                 date, partner_id, email, company_id, channel, event, source,
-                backend_id, user_id, note, create_uid, create_date, write_uid,
-                write_date)
+                backend_id, list_ref, user_id, note, create_uid, create_date,
+                write_uid, write_date)
             SELECT v.date, v.partner_id, v.email, v.company_id, v.channel,
-                   v.event, v.source, v.backend_id, v.user_id, v.note, v.uid,
-                   v.now, v.uid, v.now
+                   v.event, v.source, v.backend_id, v.list_ref, v.user_id,
+                   v.note, v.uid, v.now, v.uid, v.now
               FROM (VALUES %s) AS v(date, partner_id, email, company_id,
-                   channel, event, source, backend_id, user_id, note, uid, now)
+                   channel, event, source, backend_id, list_ref, user_id, note,
+                   uid, now)
             RETURNING id
             """,
                 SQL(", ").join(SQL(row_code, *row) for row in rows),
@@ -190,7 +211,8 @@ class EspConsentLog(models.Model):
         stream = io.StringIO()
         writer = csv.writer(stream)
         writer.writerow(CSV_COLUMNS)
-        events, sources = dict(EVENTS), dict(SOURCES)
+        events = dict(self._fields["event"]._description_selection(self.env))
+        sources = dict(self._fields["source"]._description_selection(self.env))
         for row in self.sorted(lambda r: (r.date, r.id)):
             writer.writerow(
                 (
@@ -202,6 +224,7 @@ class EspConsentLog(models.Model):
                     events[row.event],
                     sources[row.source],
                     row.backend_id.name or "",
+                    row.list_ref or "",
                     row.user_id.name or "",
                     row.note or "",
                 )

@@ -18,8 +18,10 @@ ADAPTER_METHOD = {
     ev.EmailChange: "change_email",
     ev.OrderEvent: "send_order_event",
     ev.CatalogItem: "upsert_catalog_item",
+    ev.CatalogRemoval: "remove_catalog_item",
     list: "update_inventory",
     ev.BackInStockRequest: "subscribe_back_in_stock",
+    ev.SmsConsent: "update_sms_consent",
 }
 
 
@@ -40,7 +42,10 @@ class EspSyncDeliveryUnit(models.AbstractModel):
         if not record:
             self._esp_mark_done(unit, _("The record was deleted before delivery."))
             return None
-        if record._esp_partner()[:1].esp_erased_at:
+        partner = record._esp_partner()[:1]
+        if partner.esp_erased_at and not self._esp_sent_anonymously(
+            backend, row, partner
+        ):
             self._esp_mark_done(unit, _("The person was erased at the ESPs."))
             return None
         try:
@@ -189,7 +194,11 @@ class EspSyncDeliveryUnit(models.AbstractModel):
                 "backoff_level": head.backoff_level + (0 if guided else 1),
                 "retry_since": since if counted else head.retry_since,
                 "due_at": now + timedelta(seconds=seconds),
-                "note": _("Retrying in %(s)ss: %(e)s", s=int(seconds), e=error)[:250],
+                "note": _(
+                    "Retrying in %(s)ss: %(e)s",
+                    s=int(seconds),
+                    e=head.backend_id._esp_redact(error),
+                )[:250],
             }
         )
 
@@ -205,10 +214,11 @@ class EspSyncDeliveryUnit(models.AbstractModel):
             stream=head.stream,
             trace=trace,
         )
+        message = head.backend_id._esp_redact(error)
         rows.write(
             {
                 "state": "failed",
-                "note": str(error)[:250],
+                "note": message[:250],
                 "exception_id": exception.id,
                 "attempts": head.attempts + 1,
             }
@@ -216,7 +226,7 @@ class EspSyncDeliveryUnit(models.AbstractModel):
         if record:
             self.env["esp.sync.binding"]._esp_get(
                 head.backend_id, record, head.stream
-            )._esp_mark_failed(str(error))
+            )._esp_mark_failed(message)
         return exception
 
     @api.model

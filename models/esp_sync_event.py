@@ -163,7 +163,8 @@ class EspSyncEvent(models.Model):
                 continue
             seen.add((backend.id, key))
             spec = const.EVENT_TABLE[event_type]
-            mode = backend._esp_stream_mode(spec.stream)
+            config = backend._esp_capture_config(backend.id)
+            mode = config.mode(spec.stream)
             group_ref = f"{group._name},{group.id}"
             extra = extra or {}
             # A type's lane, or urgent for one row (a variant back in stock).
@@ -175,10 +176,12 @@ class EspSyncEvent(models.Model):
                 group_ref += ":consent"
             elif event_type == "erasure":
                 group_ref += ":erasure"  # never held behind the person's rows
+            elif event_type == "sms_consent":
+                group_ref += ":sms"  # a bad mobile number never holds email
             rows.append(
                 (
                     backend.id,
-                    backend.company_id.id,
+                    config.company_id,
                     event_type,
                     spec.stream,
                     record._name,

@@ -15,16 +15,23 @@ class EspSyncValuesCatalog(models.AbstractModel):
     # -------------------------------------------------------------- catalogue
     @api.model
     def _esp_catalog_item(self, event, template):
-        """The catalogue item of ``template`` with its variants, or None.
+        """The catalogue item of ``template`` with its variants, or its removal.
 
-        A template no longer sold (archived, outside the backend's product
-        domain) that reached the ESP before is sent with no stock, so feeds
-        and back-in-stock flows stop offering it.
+        A template no longer sold (archived, every variant archived, outside
+        the backend's product domain) that reached the ESP before is removed
+        from the ESP's catalogue; sold again, it is sent whole. An archived
+        variant of a template still sold goes with no stock.
         """
         backend = event.backend_id
-        sold = template.active and bool(backend._esp_sync_products(template))
-        if not sold and not self._esp_catalog_synced(backend, template):
-            raise EspSkip(_("%(name)s is not sold online.", name=template.display_name))
+        sold = self._esp_catalog_sold(backend, template)
+        if not sold:
+            if not self._esp_catalog_synced(backend, template):
+                raise EspSkip(
+                    _("%(name)s is not sold online.", name=template.display_name)
+                )
+            return ev.CatalogRemoval(
+                external_id=str(template.id), title=template.name or ""
+            )
         template = template.with_context(
             allowed_company_ids=backend.company_id.ids, active_test=False
         )
@@ -73,7 +80,7 @@ class EspSyncValuesCatalog(models.AbstractModel):
             raise EspSkip(
                 _("The catalogue item sent after this change carried the stock.")
             )
-        sold = template.active and bool(backend._esp_sync_products(template))
+        sold = self._esp_catalog_sold(backend, template)
         variant = variant.with_context(allowed_company_ids=backend.company_id.ids)
         return [
             ev.InventoryLevel(
@@ -83,6 +90,16 @@ class EspSyncValuesCatalog(models.AbstractModel):
                 quantity=self._esp_quantity(variant, sold),
             )
         ]
+
+    @api.model
+    def _esp_catalog_sold(self, backend, template):
+        """Whether ``backend``'s catalogue offers ``template``: active, with
+        an active variant, inside the backend's product domain."""
+        return bool(
+            template.active
+            and template.product_variant_ids
+            and backend._esp_sync_products(template)
+        )
 
     @api.model
     def _esp_catalog_synced(self, backend, template):

@@ -70,5 +70,50 @@ class ProductProduct(models.Model):
             self.product_tmpl_id._esp_capture_catalog()
         return result
 
+    def unlink(self):
+        # A variant deleted from a template still sold: removed at the ESPs
+        # (captured before it is gone), then the item is sent again without
+        # it. The template's own deletion is captured by the template.
+        templates = self.product_tmpl_id
+        self._esp_capture_variant_removal()
+        result = super().unlink()
+        templates.exists()._esp_capture_catalog()
+        return result
+
+    def _esp_capture_variant_removal(self):
+        """Record a catalogue removal of each variant of ``self`` whose
+        template keeps other variants and is at some ESP."""
+        if not self or not self._esp_capturing():
+            return
+        kept = self.filtered(
+            lambda v: v.product_tmpl_id.with_context(
+                active_test=False
+            ).product_variant_ids
+            - self
+        )
+        if not kept:
+            return
+        bindings = (
+            self.env["esp.sync.binding"]
+            .sudo()
+            .search(
+                [
+                    ("res_model", "=", "product.template"),
+                    ("res_id", "in", kept.product_tmpl_id.ids),
+                    ("last_sync_at", "!=", False),
+                    ("backend_id.sync_catalog", "=", True),
+                ]
+            )
+        )
+        for backend in bindings.backend_id:
+            synced = set(
+                bindings.filtered(lambda r, b=backend: r.backend_id == b).mapped(
+                    "res_id"
+                )
+            )
+            kept.filtered(lambda v, s=synced: v.product_tmpl_id.id in s)._esp_capture(
+                "catalog", backend
+            )
+
     def _esp_sync_now(self, backend=None):
         return self.product_tmpl_id._esp_sync_now(backend)

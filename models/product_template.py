@@ -70,6 +70,36 @@ class ProductTemplate(models.Model):
             self._esp_capture_catalog()
         return result
 
+    def unlink(self):
+        # Captured before the record is gone: delivery removes the item from
+        # the ESPs that have it, from the ledger row alone.
+        self._esp_capture_removal()
+        return super().unlink()
+
+    def _esp_capture_removal(self):
+        """Record a catalogue removal of each template an ESP has."""
+        if not self or not self._esp_capturing():
+            return
+        bindings = (
+            self.env["esp.sync.binding"]
+            .sudo()
+            .search(
+                [
+                    ("res_model", "=", self._name),
+                    ("res_id", "in", self.ids),
+                    ("last_sync_at", "!=", False),
+                    ("backend_id.sync_catalog", "=", True),
+                ]
+            )
+        )
+        for backend in bindings.backend_id:
+            synced = self.browse(
+                bindings.filtered(lambda r, b=backend: r.backend_id == b).mapped(
+                    "res_id"
+                )
+            )
+            synced._esp_capture("catalog", backend)
+
     def _esp_sync_now(self, backend=None):
         """Send the catalogue item again, even if nothing changed."""
         self._esp_check_sync_rights()

@@ -262,6 +262,7 @@ class ResPartner(models.Model):
         blacklist = self.env["mail.blacklist"].sudo().with_context(active_test=False)
         for update in updates:
             if update.status == "subscribed":
+                self._esp_confirm_opt_in(backend, update)  # double opt-in
                 continue
             email = update.email.lower()
             partners = self._esp_reachable_partners(backend, email)

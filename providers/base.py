@@ -341,6 +341,41 @@ class EspAdapter(abc.ABC):
         """
         return []
 
+    # --- SMS consent ------------------------------------------------------------
+    def update_sms_consent(self, consent):
+        """Write Odoo's SMS marketing consent (:class:`events.SmsConsent`).
+
+        ESPs without SMS consent in their API (Mailchimp's Marketing API)
+        keep this default: nothing is sent.
+        """
+        return DeliveryResult(
+            skipped_reason=f"{self.provider.title()} has no SMS consent in its API.",
+            requests=0,
+        )
+
+    def read_sms_consent(self, email):
+        """The person's SMS opt-out at the ESP (``ConsentUpdate`` with
+        ``channel="sms"``), or None: read before an SMS opt-in is sent."""
+        return None
+
+    def read_subscription(self, email):
+        """Where ``email`` stands at the ESP: subscribed / pending (awaiting
+        the double opt-in confirmation) / unsubscribed / never, or ``None``
+        (unknown there, or not readable): how a double opt-in confirmation
+        is read back."""
+        return None
+
+    # --- catalogue removal (issue 11) ----------------------------------------
+    def remove_catalog_item(self, removal):
+        """Remove a product and its variants (:class:`events.CatalogRemoval`)
+        from the ESP's catalogue; one it does not have is no error."""
+        return DeliveryResult(skipped_reason="catalogue not supported", requests=0)
+
+    def remove_catalog_variant(self, removal):
+        """Remove one variant (:class:`events.CatalogVariantRemoval`) of a
+        product the ESP keeps; one it does not have is no error."""
+        return DeliveryResult(skipped_reason="catalogue not supported", requests=0)
+
     # --- reconciliation of orders and extra contacts -------------------------
     def read_orders(self, since, until):
         """``{order_id: RemoteOrder}`` of the orders placed in ``[since,

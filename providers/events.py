@@ -113,6 +113,10 @@ class Order:
     # The backend's release gate let post-purchase flows start (None: held,
     # or no gate).
     released_at: datetime.datetime = None
+    # The customer was erased and the backend sends their orders without
+    # personal data: no email, external id or address; the ESP files the
+    # order under this opaque id (Klaviyo's anonymous profile).
+    anonymous_id: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -167,6 +171,23 @@ class InventoryLevel:
     sku: str
     quantity: float
     product_external_id: str = ""  # the template (Mailchimp's product id)
+
+
+@dataclasses.dataclass(frozen=True)
+class CatalogRemoval:
+    """A product (template) no longer sold: archived, deleted or out of the
+    backend's catalogue. The ESP removes it with its variants."""
+
+    external_id: str
+    title: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class CatalogVariantRemoval:
+    """A variant deleted from a product still sold: the ESP drops it."""
+
+    external_id: str
+    product_external_id: str
 
 
 @dataclasses.dataclass(frozen=True)
@@ -229,6 +250,28 @@ class ConsentUpdate:
     occurred_at: datetime.datetime
     reason: str = ""
     provider_ref: str = ""  # list id / webhook id, for echo detection
+    # email, or sms: an SMS opt-out clears the SMS opt-in only (``phone``:
+    # the number, E.164), never the email consent.
+    channel: str = "email"
+    phone: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class SmsConsent:
+    """Odoo's SMS marketing consent for one person's mobile number.
+
+    ``phone``: the number in E.164 (``+32475123456``); ``email`` keeps the
+    ESP's one person per address (the profile the number belongs to);
+    ``country_code``: ISO 3166-1 alpha-2 of the number's country, when known.
+    """
+
+    email: str
+    external_id: str
+    phone: str
+    status: ConsentStatus
+    consented_at: datetime.datetime = None
+    source: str = "Odoo"
+    country_code: str = ""
 
 
 @dataclasses.dataclass(frozen=True)

@@ -44,12 +44,17 @@ class RecordingAdapter(EspAdapter):
         self.calls = []
         self.returns = {}  # method -> value answered instead of the default
         self.consent_updates = []  # what fetch_consent_updates answers
-        self._failures = collections.defaultdict(collections.deque)
+        self._script = collections.defaultdict(collections.deque)
 
     # --- driving and reading the fake -----------------------------------------
     def fail(self, method, error, times=1):
         """Make the next ``times`` calls of ``method`` raise ``error``."""
-        self._failures[method].extend([error] * times)
+        self._script[method].extend([error] * times)
+
+    def answer(self, method, *outcomes):
+        """Script the next calls of ``method``: each outcome in turn is
+        returned, or raised when it is an exception; then the defaults."""
+        self._script[method].extend(outcomes)
 
     def methods(self):
         """The names of the methods called, in order."""
@@ -61,8 +66,11 @@ class RecordingAdapter(EspAdapter):
 
     def _record(self, method, *args, default=None):
         self.calls.append(Call(method, tuple(plain(arg) for arg in args)))
-        if self._failures[method]:
-            raise self._failures[method].popleft()
+        if self._script[method]:
+            outcome = self._script[method].popleft()
+            if isinstance(outcome, BaseException):
+                raise outcome
+            return outcome
         return self.returns.get(method, default)
 
     # --- the adapter interface ------------------------------------------------
@@ -83,6 +91,12 @@ class RecordingAdapter(EspAdapter):
 
     def upsert_catalog_item(self, item):
         return self._record("upsert_catalog_item", item, default=DeliveryResult())
+
+    def remove_catalog_item(self, removal):
+        return self._record("remove_catalog_item", removal, default=DeliveryResult())
+
+    def remove_catalog_variant(self, removal):
+        return self._record("remove_catalog_variant", removal, default=DeliveryResult())
 
     def update_inventory(self, levels):
         levels = list(levels)

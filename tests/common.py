@@ -1,6 +1,5 @@
 # Copyright 2026 esp_sync developers
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-import json
 import os
 
 import responses
@@ -17,8 +16,6 @@ from odoo.addons.queue_job.tests.common import trap_jobs
 
 from ..providers.testing import RecordingAdapter
 
-KLAVIYO_URL = "https://a.klaviyo.com"
-
 
 def use_shared_specs():
     """Point the sandbox's request validation at ``../shared/specs`` (the
@@ -32,7 +29,15 @@ KLAVIYO_KEY = "pk_test_0123456789abcdef"
 
 
 class EspSyncCase(TransactionCase):
-    """Fixtures: one Klaviyo backend, customers, a product; HTTP via responses."""
+    """Fixtures of every Odoo-tier test, about no ESP in particular: a
+    backend, a customer, a product, trapped jobs, the ledger, and deliveries
+    to a RecordingAdapter (``_recorder``).
+
+    The backend is made by ``_create_test_backend`` (a Klaviyo-provider one,
+    whose consent Odoo masters, unless a subclass says otherwise); each
+    ESP's HTTP helpers are mixins: ``klaviyo_common.KlaviyoHttpMixin``
+    (responses), ``mailchimp_common.MailchimpSandboxMixin`` (the sandbox).
+    """
 
     @classmethod
     def _request_handler(cls, s, r, /, **kw):
@@ -47,14 +52,7 @@ class EspSyncCase(TransactionCase):
         # Demo backends (sandbox) must not take part in these tests.
         cls.env["esp.backend"].search([]).write({"active": False})
         cls.company = cls.env.company
-        cls.backend = cls.env["esp.backend"].create(
-            {
-                "name": "Klaviyo test",
-                "provider": "klaviyo",
-                "api_key": KLAVIYO_KEY,
-                "company_id": cls.company.id,
-            }
-        )
+        cls.backend = cls._create_test_backend()
         # Fixtures are made without capture; each test traps its own jobs.
         quiet = cls.env["res.partner"].with_context(esp_sync_no_capture=True)
         cls.customer = quiet.create(
@@ -76,6 +74,18 @@ class EspSyncCase(TransactionCase):
             }
         )
         cls.events = cls.env["esp.sync.event"]
+
+    @classmethod
+    def _create_test_backend(cls):
+        """The backend the tests deliver to."""
+        return cls.env["esp.backend"].create(
+            {
+                "name": "Klaviyo test",
+                "provider": "klaviyo",
+                "api_key": KLAVIYO_KEY,
+                "company_id": cls.company.id,
+            }
+        )
 
     def setUp(self):
         super().setUp()
@@ -132,58 +142,6 @@ class EspSyncCase(TransactionCase):
         """A responses mock; unmatched URLs fail with a ConnectionError."""
         return responses.RequestsMock(assert_all_requests_are_fired=False)
 
-    def _klaviyo_ok(self, rsps):
-        """Register 2xx answers for the Klaviyo endpoints the engine calls."""
-        rsps.add(
-            responses.POST,
-            f"{KLAVIYO_URL}/api/profile-import",
-            json={"data": {"type": "profile", "id": "01PROFILE", "attributes": {}}},
-            status=201,
-        )
-        rsps.add(responses.POST, f"{KLAVIYO_URL}/api/events", status=202)
-        # Read before an opt-in: no opt-out at Klaviyo (no profile yet).
-        rsps.add(responses.GET, f"{KLAVIYO_URL}/api/profiles", json={"data": []})
-        rsps.add(
-            responses.POST,
-            f"{KLAVIYO_URL}/api/profile-subscription-bulk-create-jobs",
-            status=202,
-        )
-        rsps.add(
-            responses.POST,
-            f"{KLAVIYO_URL}/api/profile-subscription-bulk-delete-jobs",
-            status=202,
-        )
-        rsps.add(
-            responses.POST,
-            f"{KLAVIYO_URL}/api/profile-suppression-bulk-create-jobs",
-            status=202,
-        )
-
-    def _klaviyo_email_change_ok(self, rsps):
-        """2xx answers for the Klaviyo calls that move a profile's address."""
-        rsps.add(
-            responses.GET,
-            f"{KLAVIYO_URL}/api/profiles",
-            json={"data": [{"type": "profile", "id": "01PROFILE", "attributes": {}}]},
-        )
-        rsps.add(
-            responses.PATCH,
-            f"{KLAVIYO_URL}/api/profiles/01PROFILE",
-            json={"data": {"type": "profile", "id": "01PROFILE", "attributes": {}}},
-        )
-
-    @staticmethod
-    def _bodies(rsps, path):
-        return [
-            json.loads(call.request.body)
-            for call in rsps.calls
-            if call.request.url.split("?")[0].endswith(path)
-        ]
-
-    @staticmethod
-    def _metric(body):
-        return body["data"]["attributes"]["metric"]["data"]["attributes"]["name"]
-
     def _recording(self):
         """Deliveries go to one RecordingAdapter per backend, never to HTTP.
 
@@ -200,8 +158,17 @@ class EspSyncCase(TransactionCase):
                 adapters[backend.id] = RecordingAdapter(settings)
             return adapters[backend.id]
 
-        self.patch(type(self.env["esp.backend"]), "_esp_adapter", recording_adapter)
+        self.patch(
+            type(self.env["esp.backend"]), "_esp_build_adapter", recording_adapter
+        )
         return adapters
+
+    def _recorder(self):
+        """The RecordingAdapter the test backend delivers to."""
+        adapters = self._recording()
+        return adapters.setdefault(
+            self.backend.id, RecordingAdapter(self.backend._esp_settings())
+        )
 
     def _run_jobs(self, rounds=5):
         """Perform the trapped jobs, and the follow-up jobs they enqueue."""

@@ -5,10 +5,11 @@ import responses
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools.misc import file_open
 
-from .common import KLAVIYO_KEY, KLAVIYO_URL, EspSyncCase
+from .common import KLAVIYO_KEY, EspSyncCase
+from .klaviyo_common import KLAVIYO_URL, KlaviyoHttpMixin
 
 
-class TestBackend(EspSyncCase):
+class TestBackend(KlaviyoHttpMixin, EspSyncCase):
     def test_defaults_follow_provider(self):
         mailchimp = self.env["esp.backend"].create(
             {"name": "MC", "provider": "mailchimp"}

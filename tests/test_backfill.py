@@ -5,10 +5,11 @@ import json
 import responses
 
 from .. import const
-from .common import KLAVIYO_URL, EspSyncCase
+from .common import EspSyncCase
+from .klaviyo_common import KLAVIYO_URL, KlaviyoHttpMixin
 
 
-class TestBackfill(EspSyncCase):
+class TestBackfill(KlaviyoHttpMixin, EspSyncCase):
     """Historical load: chunked bulk jobs, resumable, with progress."""
 
     @classmethod

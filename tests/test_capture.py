@@ -40,11 +40,10 @@ class TestCapture(EspSyncCase):
         rows = self._ledger(event_type="profile")
         self.assertEqual(len(rows), 3, "capture only inserts, never updates a row")
         self.trap.assert_jobs_count(1)
-        with self._mock() as rsps:
-            self._klaviyo_ok(rsps)
-            self._run_jobs()
-            (body,) = self._bodies(rsps, "/api/profile-import")
-        self.assertEqual(body["data"]["attributes"]["location"]["city"], "Hull")
+        adapter = self._recorder()
+        self._run_jobs()
+        ((profile,),) = adapter.calls_of("upsert_profile")
+        self.assertEqual(profile["address"]["city"], "Hull")
         self.assertEqual(set(rows.mapped("state")), {"sent"}, "one call for all")
 
     def test_sync_writes_do_not_capture(self):
@@ -150,6 +149,38 @@ class TestCapture(EspSyncCase):
                 [("res_model", "=", "res.partner"), ("res_id", "=", supplier.id)]
             )
         )
+
+    def test_scope_follows_backend_and_rule_changes_at_once(self):
+        """Capture caches what it reads of a backend; every change to the
+        backend or to one of its routing rules is seen by the next write."""
+
+        def captured(city):
+            self.customer.write({"city": city})
+            return bool(self._ledger(event_type="profile", res_id=self.customer.id))
+
+        vip = self.env["res.partner.category"].create({"name": "VIP"})
+        self.assertTrue(captured("York"))
+        self.events.search([]).unlink()
+        self.backend.partner_domain = "[('supplier_rank', '>', 0)]"
+        self.assertFalse(captured("Hull"), "the new domain applies at once")
+        self.backend.partner_domain = "[('customer_rank', '>', 0)]"
+        self.assertTrue(captured("Leeds"))
+        self.events.search([]).unlink()
+        rule = self.env["esp.audience.rule"].create(
+            {
+                "name": "VIPs only",
+                "backend_id": self.backend.id,
+                "list_id": "L1",
+                "category_ids": [(6, 0, vip.ids)],
+            }
+        )
+        self.assertFalse(captured("Bath"), "a new rule routes at once")
+        rule.active = False
+        self.assertTrue(captured("Bristol"), "an archived rule stops at once")
+        self.events.search([]).unlink()
+        self.backend.profile_mode = "scheduled"
+        self.assertTrue(captured("Derby"))
+        self.assertEqual(self._ledger(event_type="profile").mode, "scheduled")
 
     def test_scheduled_stream_waits_for_cron(self):
         self.backend.profile_mode = "scheduled"

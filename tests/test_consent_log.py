@@ -9,6 +9,7 @@ import io
 
 from odoo.exceptions import AccessError
 
+from ..providers import DeliveryResult
 from ..providers.events import ConsentUpdate
 from .common import EspSyncCase
 
@@ -170,3 +171,44 @@ class TestConsentLog(EspSyncCase):
         self.assertEqual(rows[0][:2], ["date", "email"])
         self.assertEqual([r[5] for r in rows[1:]], ["Opted in", "Opted out"])
         self.assertEqual({r[1] for r in rows[1:]}, {"ann.customer@example.com"})
+
+    def test_each_esp_that_applied_a_change_is_on_record(self):
+        """The proof that a change reached the ESP: an "Applied at the ESP"
+        row with the list it applied to and what the ESP was told; none for
+        a delivery the adapter skipped. Every event exports to CSV."""
+        self.backend.klaviyo_list_id = "LIST9"
+        adapter = self._recorder()
+        self.customer.write({"esp_marketing_opt_in": True})
+        self._run_jobs()
+        self.assertTrue(adapter.calls_of("update_consent"))
+        applied = self._log().filtered(lambda row: row.event == "applied")
+        self.assertEqual(len(applied), 1)
+        self.assertEqual(applied.backend_id, self.backend)
+        self.assertEqual((applied.list_ref, applied.note), ("LIST9", "subscribed"))
+        self.assertEqual(applied.source, "system")
+        opt_in = self._log().filtered(lambda row: row.event == "opt_in")
+        self.assertEqual(opt_in.list_ref, False, "made in Odoo: every backend")
+        self.customer.write({"esp_marketing_opt_in": False})
+        adapter.answer(
+            "update_consent", DeliveryResult(skipped_reason="nothing to change")
+        )
+        self._run_jobs()
+        self.assertEqual(
+            len(self._log().filtered(lambda row: row.event == "applied")), 1
+        )
+        self.env["esp.consent.log"]._esp_log(
+            self.customer, "confirmation_requested", backend=self.backend
+        )
+        action = self._log().action_export_csv()
+        attachment_id = int(action["url"].split("/web/content/")[1].split("?")[0])
+        attachment = self.env["ir.attachment"].browse(attachment_id)
+        rows = list(
+            csv.DictReader(io.StringIO(base64.b64decode(attachment.datas).decode()))
+        )
+        events = [row["event"] for row in rows]
+        self.assertIn("Applied at the ESP", events)
+        self.assertIn("Confirmation requested (double opt-in)", events)
+        self.assertEqual(
+            {row["list"] for row in rows if row["event"] == "Applied at the ESP"},
+            {"LIST9"},
+        )

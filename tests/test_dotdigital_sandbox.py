@@ -110,7 +110,9 @@ class TestDotdigitalSandbox(EspSyncCase):
 
     # -------------------------------------------------------------- consent
     def test_odoo_masters_consent(self):
-        # Ann never opted in: she is created, in the address book, unsubscribed.
+        # Ann never opted in: she is created in the neutral state, outside
+        # the marketing address book (Dotdigital's default status), so a
+        # later opt-in, even one imported in Dotdigital, is never blocked.
         self.customer.write({"city": "York"})
         bob = self.env["res.partner"].create(
             {"name": "Bob Buyer", "email": "bob@example.com", "customer_rank": 1}
@@ -118,21 +120,21 @@ class TestDotdigitalSandbox(EspSyncCase):
         self._run_jobs()
         self._assert_clean()
         contact = self._contact()
-        self.assertNotEqual(self._status(), "subscribed")
-        self.assertEqual([book["id"] for book in contact["lists"]], [BOOK])
+        self.assertFalse(contact["lists"], "outside the marketing address book")
         self.assertEqual(contact["dataFields"]["FIRSTNAME"], "Ann")
-        self.assertNotEqual(self._status("bob@example.com"), "subscribed")
-        # Creating them unsubscribed is Odoo's own write: polling it back must
-        # not blacklist people who merely never opted in.
+        self.assertFalse(self._contact("bob@example.com")["lists"])
+        # Polling must not blacklist people who merely never opted in.
         self.assertIn("0 partners updated", self.dd._esp_poll_consent())
         self.assertFalse(self._blacklisted(self.email))
         self.assertFalse(self._blacklisted("bob@example.com"))
 
-        # Ticking the opt-in subscribes her, single opt-in, no challenge.
+        # Ticking the opt-in subscribes her into the marketing address book,
+        # single opt-in, no challenge.
         mark = self._mark()
         self.customer.write({"esp_marketing_opt_in": True})
         self._run_jobs()
         self.assertEqual(self._status(), "subscribed")
+        self.assertEqual([book["id"] for book in self._contact()["lists"]], [BOOK])
         self.assertEqual(
             self._contact()["channelProperties"]["email"]["optInType"], "single"
         )
@@ -193,11 +195,27 @@ class TestDotdigitalSandbox(EspSyncCase):
         self.assertEqual(self._status("bob@example.com"), "suppressed")
         self._assert_clean()
 
+    def test_never_opted_in_unsubscribed_when_the_backend_says_so(self):
+        """The other never-opted-in state: unsubscribed (on the account's
+        suppression list), which the poll must not read as an opt-out."""
+        self.dd.dotdigital_never_opted_in = "unsubscribed"
+        self.customer.write({"city": "York"})
+        self._run_jobs()
+        self._assert_clean()
+        self.assertEqual(self._status(), "unsubscribed")
+        self.assertFalse(self._contact()["lists"])
+        self.assertIn("0 partners updated", self.dd._esp_poll_consent())
+        self.assertFalse(self._blacklisted(self.email))
+        self.customer.write({"esp_marketing_opt_in": True})
+        self._run_jobs()
+        self.assertEqual(self._status(), "subscribed")
+        self.assertEqual([book["id"] for book in self._contact()["lists"]], [BOOK])
+
     def test_opt_in_never_overwrites_an_opt_out_odoo_has_not_heard_of(self):
         """Ann unsubscribed at Dotdigital (poll not run yet) and staff tick
         the opt-in again: Dotdigital is read first, the opt-out wins in Odoo
-        and she is not resubscribed. A new contact, neutral "unsubscribed"
-        as esp_sync created it, is still subscribed when she opts in."""
+        and she is not resubscribed. A new contact, created neutral (outside
+        the marketing address book), is subscribed when he opts in."""
         self.customer.write({"esp_marketing_opt_in": True})
         self._run_jobs()
         self.assertEqual(self._status(), "subscribed")
@@ -222,10 +240,12 @@ class TestDotdigitalSandbox(EspSyncCase):
             {"name": "Bob Buyer", "email": "bob@example.com", "customer_rank": 1}
         )
         self._run_jobs()
-        self.assertNotEqual(self._status("bob@example.com"), "subscribed")
+        self.assertFalse(self._contact("bob@example.com")["lists"])
         bob.write({"esp_marketing_opt_in": True})
         self._run_jobs()
         self.assertEqual(self._status("bob@example.com"), "subscribed")
+        bob_books = [book["id"] for book in self._contact("bob@example.com")["lists"]]
+        self.assertEqual(bob_books, [BOOK])
         self.assertFalse(self._blacklisted("bob@example.com"))
         self._assert_clean()
 
@@ -270,8 +290,8 @@ class TestDotdigitalSandbox(EspSyncCase):
         self.assertEqual(fields["ORDER_COUNT"], "1", "the cancelled order is out")
         self.assertEqual(float(fields["TOTAL_SPEND"]), 200.0, "net of the refund")
         self.assertEqual(float(fields["TOTAL_REFUNDED"]), 100.0)
-        # A buyer who never opted in is not subscribed by their orders.
-        self.assertNotEqual(self._status(), "subscribed")
+        # A buyer who never opted in never joins the marketing address book.
+        self.assertFalse(self._contact()["lists"])
 
         # Repeats store nothing new: jobs re-run, transitions captured again.
         ledger_before = self.events.search_count([])

@@ -5,7 +5,6 @@ import zlib
 from odoo.tools import mute_logger
 
 from ..providers import EspError
-from ..providers.testing import RecordingAdapter
 from .common import EspSyncCase
 
 
@@ -15,13 +14,6 @@ class TestEngine(EspSyncCase):
     Deliveries go to a RecordingAdapter: these tests assert what the engine
     asks an adapter, in which order, never an ESP's HTTP bodies.
     """
-
-    def _recording_of_backend(self):
-        """The recording adapter the test backend will deliver to."""
-        adapters = self._recording()
-        return adapters.setdefault(
-            self.backend.id, RecordingAdapter(self.backend._esp_settings())
-        )
 
     def test_shared_partner_follows_the_company_it_buys_from(self):
         backend_b = self._other_company_backend()
@@ -72,7 +64,7 @@ class TestEngine(EspSyncCase):
         self.assertEqual(sent[0]["status"], "unsubscribed")
 
     def test_failed_profile_never_holds_back_an_opt_out(self):
-        adapter = self._recording_of_backend()
+        adapter = self._recorder()
         adapter.fail(
             "upsert_profile",
             EspError("bad phone", category="data", status=400),
@@ -120,7 +112,7 @@ class TestEngine(EspSyncCase):
         order._action_cancel()
         order.action_draft()
         order.action_confirm()
-        adapter = self._recording_of_backend()
+        adapter = self._recorder()
         self._run_jobs()
         kinds = [event[0]["kind"] for event in adapter.calls_of("send_order_event")]
         self.assertEqual(kinds, ["placed", "cancelled", "placed"])

@@ -7,11 +7,18 @@ import datetime
 from odoo import fields
 from odoo.tools import mute_logger
 
+from ..providers import EspError
 from ..providers.events import ConsentUpdate
-from .common import KLAVIYO_URL, EspSyncCase
+from .common import EspSyncCase
 
 
 class TestEngineDefects(EspSyncCase):
+    """Deliveries go to a RecordingAdapter: what the engine asks, never HTTP."""
+
+    def setUp(self):
+        super().setUp()
+        self.adapter = self._recorder()
+
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
@@ -81,9 +88,7 @@ class TestEngineDefects(EspSyncCase):
         self.assertTrue(
             {"profile", "order_placed", "order_fulfilled", "order_refunded"} <= types
         )
-        with self._mock() as rsps:
-            self._klaviyo_ok(rsps)
-            self._run_jobs()
+        self._run_jobs()
         self.assertFalse(
             self._ledger(state="pending", backend_id=self.backend.id), "all delivered"
         )
@@ -93,20 +98,11 @@ class TestEngineDefects(EspSyncCase):
         """Item 4: an exception closes only when its own stream succeeds."""
         self.backend.klaviyo_list_id = "LIST1"
         self.customer.write({"city": "York", "esp_marketing_opt_in": True})
-        with self._mock() as rsps:
-            rsps.add(
-                "POST",
-                f"{KLAVIYO_URL}/api/profile-import",
-                status=400,
-                json={"errors": [{"status": 400, "detail": "bad phone"}]},
-            )
-            rsps.add(
-                "POST",
-                f"{KLAVIYO_URL}/api/profile-subscription-bulk-create-jobs",
-                status=202,
-            )
-            rsps.add("GET", f"{KLAVIYO_URL}/api/profiles", json={"data": []})
-            self._run_jobs()
+        self.adapter.fail(
+            "upsert_profile", EspError("bad phone", category="data", status=400)
+        )
+        self._run_jobs()
+        self.assertTrue(self.adapter.calls_of("update_consent"), "consent went")
         exception = self.env["esp.sync.exception"].search(
             [("res_id", "=", self.customer.id), ("res_model", "=", "res.partner")]
         )
@@ -121,9 +117,8 @@ class TestEngineDefects(EspSyncCase):
         order = self._order(partner=nobody)
         placed = self._ledger(event_type="order_placed", res_id=order.id)
         self.assertEqual(len(placed), 1, "recorded, not dropped")
-        with self._mock() as rsps:
-            self._run_jobs()
-            self.assertFalse(rsps.calls)
+        self._run_jobs()
+        self.assertFalse(self.adapter.calls_of("send_order_event"))
         self.assertEqual(placed.state, "failed")
         self.assertEqual(placed.exception_id.code, "email_missing")
         self.assertEqual(placed.exception_id.team, "marketing")
@@ -131,30 +126,26 @@ class TestEngineDefects(EspSyncCase):
     def test_removed_email_unsubscribes_the_old_address(self):
         self.backend.klaviyo_list_id = "LIST1"
         self.customer.write({"esp_marketing_opt_in": True})
-        with self._mock() as rsps:
-            self._klaviyo_ok(rsps)
-            self._run_jobs()
+        self._run_jobs()
         self.customer.write({"email": False})
         change = self._ledger(event_type="email_change", res_id=self.customer.id)
         self.assertEqual(change.old_email, "ann.customer@example.com")
-        with self._mock() as rsps:
-            self._klaviyo_ok(rsps)
-            self._run_jobs()
-            (body,) = self._bodies(rsps, "/api/profile-subscription-bulk-delete-jobs")
-        self.assertIn("ann.customer@example.com", str(body))
+        self.adapter.calls.clear()
+        self._run_jobs()
+        (withdrawal,) = self.adapter.calls_of("update_consent")
+        self.assertEqual(withdrawal[0]["email"], "ann.customer@example.com")
+        self.assertEqual(withdrawal[0]["status"], "unsubscribed")
         self.assertEqual(change.state, "sent")
 
     def test_removed_email_kept_when_the_backend_says_so(self):
         self.backend.email_removed_policy = "keep"
         self.customer.write({"city": "York"})
-        with self._mock() as rsps:
-            self._klaviyo_ok(rsps)
-            self._run_jobs()
-            self.customer.write({"email": False})
-            self._run_jobs()
-            self.assertFalse(
-                self._bodies(rsps, "/api/profile-subscription-bulk-delete-jobs")
-            )
+        self._run_jobs()
+        self.adapter.calls.clear()
+        self.customer.write({"email": False})
+        self._run_jobs()
+        self.assertFalse(self.adapter.calls_of("update_consent"))
+        self.assertFalse(self.adapter.calls_of("change_email"))
         change = self._ledger(event_type="email_change", res_id=self.customer.id)
         self.assertEqual(change.state, "skipped")
         self.assertIn("keeps", change.note)
@@ -170,36 +161,30 @@ class TestEngineDefects(EspSyncCase):
             "outside the scope when blacklisted: nothing known yet",
         )
         self._order(partner=quiet)
-        with self._mock() as rsps:
-            self._klaviyo_ok(rsps)
-            self._run_jobs()
-            suppress = self._bodies(rsps, "/api/profile-suppression-bulk-create-jobs")
+        self._run_jobs()
+        suppress = [
+            args[0]
+            for args in self.adapter.calls_of("update_consent")
+            if args[0]["suppressed"]
+        ]
         self.assertTrue(suppress, "the profile an order created is suppressed")
-        self.assertIn("quinn@example.com", str(suppress))
+        self.assertEqual(suppress[0]["email"], "quinn@example.com")
 
     def test_blacklist_removal_lifts_the_suppression(self):
         entry = self.env["mail.blacklist"]._add(self.customer.email)
-        with self._mock() as rsps:
-            self._klaviyo_ok(rsps)
-            self._run_jobs()
-            self.assertTrue(
-                self._bodies(rsps, "/api/profile-suppression-bulk-create-jobs")
-            )
+        self._run_jobs()
+        (suppress,) = self.adapter.calls_of("update_consent")
+        self.assertTrue(suppress[0]["suppressed"])
         entry.action_archive()
-        with self._mock() as rsps:
-            self._klaviyo_ok(rsps)
-            rsps.add(
-                "POST",
-                f"{KLAVIYO_URL}/api/profile-suppression-bulk-delete-jobs",
-                status=202,
-            )
-            self._run_jobs()
-            (body,) = self._bodies(rsps, "/api/profile-suppression-bulk-delete-jobs")
-            self.assertFalse(
-                self._bodies(rsps, "/api/profile-subscription-bulk-create-jobs"),
-                "lifting a suppression never subscribes anyone",
-            )
-        self.assertIn("ann.customer@example.com", str(body))
+        self.adapter.calls.clear()
+        self._run_jobs()
+        (lift,) = self.adapter.calls_of("update_consent")
+        self.assertEqual(lift[0]["email"], "ann.customer@example.com")
+        self.assertTrue(lift[0]["lift_suppression"])
+        self.assertFalse(lift[0]["suppressed"])
+        self.assertNotEqual(
+            lift[0]["status"], "subscribed", "lifting never subscribes anyone"
+        )
         binding = self.customer.esp_binding_ids.filtered(
             lambda b: b.stream == "consent"
         )
@@ -209,9 +194,7 @@ class TestEngineDefects(EspSyncCase):
         self.backend.klaviyo_list_id = "LIST1"
         self.customer.write({"esp_marketing_opt_in": True})
         self.customer.write({"esp_marketing_opt_in": False})
-        with self._mock() as rsps:
-            self._klaviyo_ok(rsps)
-            self._run_jobs()
+        self._run_jobs()
         binding = self.customer.esp_binding_ids.filtered(
             lambda b: b.stream == "consent"
         )
@@ -244,9 +227,7 @@ class TestEngineDefects(EspSyncCase):
         hears the opt-out back so it does not stay subscribed."""
         self.backend.klaviyo_list_id = "LIST1"
         self.customer.write({"esp_marketing_opt_in": True})
-        with self._mock() as rsps:
-            self._klaviyo_ok(rsps)
-            self._run_jobs()
+        self._run_jobs()
         binding = self.customer.esp_binding_ids.filtered(
             lambda b: b.stream == "consent"
         )
@@ -266,9 +247,7 @@ class TestEngineDefects(EspSyncCase):
         )
         self.assertEqual(len(pending), 1, "the origin ESP hears the opt-out back")
         # Its echo (what was just sent, read back) is not a new decision.
-        with self._mock() as rsps:
-            self._klaviyo_ok(rsps)
-            self._run_jobs()
+        self._run_jobs()
         self.assertEqual(
             self.env["res.partner"]._esp_apply_consent_updates(self.backend, [update]),
             0,
@@ -284,13 +263,11 @@ class TestEngineDefects(EspSyncCase):
     # ---------------------------------------------- cleared properties (9)
     def test_cancelled_only_order_clears_commerce_properties(self):
         order = self._order(qty=1)
-        with self._mock() as rsps:
-            self._klaviyo_ok(rsps)
-            self._run_jobs()
-            order._action_cancel()
-            self._run_jobs()
-            profiles = self._bodies(rsps, "/api/profile-import")
-        properties = profiles[-1]["data"]["attributes"]["properties"]
+        self._run_jobs()
+        order._action_cancel()
+        self._run_jobs()
+        profiles = self.adapter.calls_of("upsert_profile")
+        properties = profiles[-1][0]["properties"]
         self.assertEqual(properties["Order Count"], 0)
         self.assertEqual(properties["Total Spend"], 0.0)
 
@@ -322,8 +299,7 @@ class TestEngineDefects(EspSyncCase):
             raise ZeroDivisionError("a bug in a builder")
 
         self.patch(values_class, "_esp_build", broken)
-        with self._mock():
-            self._run_jobs(rounds=1)
+        self._run_jobs(rounds=1)
         event = self._ledger(event_type="profile", res_id=self.customer.id)
         self.assertEqual(event.state, "pending", "back in a retryable state")
         self.assertGreater(event.due_at, fields.Datetime.now())

@@ -1,16 +1,24 @@
 # Copyright 2026 esp_sync developers
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-import responses
-
 from odoo import fields
 from odoo.tools import mute_logger
 
-from ..providers import retry
-from .common import KLAVIYO_KEY, KLAVIYO_URL, EspSyncCase
+from ..providers import DeliveryResult, EspError, retry
+from .common import KLAVIYO_KEY, EspSyncCase
 
 
 class TestErrors(EspSyncCase):
-    """ESP errors are classified: retry later, fix data, fix configuration."""
+    """The engine's answer to each kind of ESP error: retry later, fix data,
+    fix configuration.
+
+    Deliveries go to a RecordingAdapter scripted to fail as an ESP would;
+    how each ESP's HTTP answers become these errors is tested per provider
+    (``providers/tests/test_*_errors.py``).
+    """
+
+    def setUp(self):
+        super().setUp()
+        self.adapter = self._recorder()
 
     def _profile_event(self):
         self.customer.write({"city": "York"})
@@ -18,23 +26,18 @@ class TestErrors(EspSyncCase):
             [("res_id", "=", self.customer.id), ("event_type", "=", "profile")]
         )
 
-    def _answer(self, rsps, status, headers=None, detail="Something went wrong"):
-        rsps.add(
-            responses.POST,
-            f"{KLAVIYO_URL}/api/profile-import",
-            status=status,
-            headers=headers or {},
-            json={
-                "errors": [
-                    {
-                        "status": status,
-                        "code": "error",
-                        "title": "Error",
-                        "detail": detail,
-                    }
-                ]
-            },
+    def _fail_profile(self, status, retry_after=None, message="Something went wrong"):
+        """The next profile delivery fails as the ESP's HTTP ``status`` would."""
+        category = {
+            429: "rate_limit",
+            401: "authentication",
+            404: "configuration",
+            400: "data",
+        }.get(status, "transient")
+        error = EspError(
+            message, category=category, status=status, retry_after=retry_after
         )
+        self.adapter.fail("upsert_profile", error)
 
     def _follow_up_scheduled(self):
         """A dispatcher job with an eta: trapped, or stored by the trap's
@@ -57,9 +60,8 @@ class TestErrors(EspSyncCase):
     def test_429_waits_retry_after_and_never_counts(self):
         event = self._profile_event()
         for _round in range(3):
-            with self._mock() as rsps:
-                self._answer(rsps, 429, {"Retry-After": "17"})
-                self.trap.perform_enqueued_jobs()
+            self._fail_profile(429, retry_after=17)
+            self.trap.perform_enqueued_jobs()
             self.assertEqual(event.state, "pending", "nothing lost")
             self.assertEqual(event.attempts, 0, "a rate limit is not a failure")
             self.assertAlmostEqual(self._seconds_until(event.due_at), 17, delta=2)
@@ -73,9 +75,8 @@ class TestErrors(EspSyncCase):
         event = self._profile_event()
         waits = []
         for _round in range(3):
-            with self._mock() as rsps:
-                self._answer(rsps, 503)
-                self.trap.perform_enqueued_jobs()
+            self._fail_profile(503)
+            self.trap.perform_enqueued_jobs()
             waits.append(self._seconds_until(event.due_at))
             event.due_at = fields.Datetime.now()
             self.env["esp.sync.delivery"]._esp_wake({(self.backend.id, "bulk")})
@@ -84,24 +85,24 @@ class TestErrors(EspSyncCase):
         self.assertLess(waits[0], waits[1])
         self.assertLess(waits[1], waits[2])
         self.assertLessEqual(max(waits), retry.CAP_SECONDS)
-        with self._mock():  # nothing mocked: connection refused
-            self.trap.perform_enqueued_jobs()
+        self.adapter.fail(
+            "upsert_profile", EspError("Connection refused", category="transient")
+        )
+        self.trap.perform_enqueued_jobs()
         self.assertEqual(event.state, "pending")
         self.assertEqual(event.attempts, 4)
 
     def test_an_outage_that_says_retry_after_does_not_grow_the_backoff(self):
         event = self._profile_event()
         for _round in range(3):
-            with self._mock() as rsps:
-                self._answer(rsps, 503, {"Retry-After": "5"})
-                self.trap.perform_enqueued_jobs()
+            self._fail_profile(503, retry_after=5)
+            self.trap.perform_enqueued_jobs()
             self.assertAlmostEqual(self._seconds_until(event.due_at), 5, delta=2)
             event.due_at = fields.Datetime.now()
             self.env["esp.sync.delivery"]._esp_wake({(self.backend.id, "bulk")})
         self.assertEqual((event.attempts, event.backoff_level), (3, 0))
-        with self._mock() as rsps:
-            self._answer(rsps, 503)
-            self.trap.perform_enqueued_jobs()
+        self._fail_profile(503)
+        self.trap.perform_enqueued_jobs()
         self.assertLessEqual(self._seconds_until(event.due_at), 3, "a first back-off")
 
     def test_retries_give_up_after_the_time_budget_then_recorded(self):
@@ -113,9 +114,8 @@ class TestErrors(EspSyncCase):
                 "retry_since": fields.Datetime.subtract(fields.Datetime.now(), hours=1),
             }
         )
-        with self._mock() as rsps:
-            self._answer(rsps, 500)
-            self._run_jobs(rounds=1)
+        self._fail_profile(500)
+        self._run_jobs(rounds=1)
         self.assertEqual(event.state, "pending", "within the budget: retried")
         event.write(
             {
@@ -124,9 +124,8 @@ class TestErrors(EspSyncCase):
             }
         )
         self.env["esp.sync.delivery"]._esp_wake({(self.backend.id, "bulk")})
-        with self._mock() as rsps:
-            self._answer(rsps, 500)
-            self._run_jobs(rounds=1)
+        self._fail_profile(500)
+        self._run_jobs(rounds=1)
         self.assertEqual(event.state, "failed")
         self.assertEqual(event.exception_id.category, "transient")
         self.assertEqual(event.exception_id.team, "operations")
@@ -135,49 +134,30 @@ class TestErrors(EspSyncCase):
     def test_success_before_a_rate_limit_commits_and_reschedules(self):
         order = self._order()
         self._deliver(order.picking_ids)
-        with self._mock() as rsps:
-            rsps.add(
-                responses.POST,
-                f"{KLAVIYO_URL}/api/profile-import",
-                status=201,
-                json={"data": {"type": "profile", "id": "P1"}},
-            )
-            rsps.add(responses.POST, f"{KLAVIYO_URL}/api/events", status=202)
-            rsps.add(responses.POST, f"{KLAVIYO_URL}/api/events", status=202)
-            rsps.add(
-                responses.POST,
-                f"{KLAVIYO_URL}/api/events",
-                status=429,
-                headers={"Retry-After": "5"},
-                json={"errors": []},
-            )
-            self.trap.perform_enqueued_jobs()
+        self.adapter.answer(
+            "send_order_event",
+            DeliveryResult(),
+            EspError("Throttled", category="rate_limit", status=429, retry_after=5),
+        )
+        self.trap.perform_enqueued_jobs()
         ledger = self.events.search(
             [("group_ref", "=", f"sale.order,{order.id}")], order="sequence"
         )
         self.assertEqual(ledger.mapped("state"), ["sent", "pending"])
+        self.assertEqual(len(self.adapter.calls_of("send_order_event")), 2)
         self.assertTrue(all(job.eta for job in self.trap.enqueued_jobs))
         self.assertGreater(ledger[1].due_at, fields.Datetime.now(), "after Retry-After")
 
     def test_used_up_rate_limit_window_pauses_the_group(self):
         order = self._order()
         self._deliver(order.picking_ids)
-        window_closed = {
-            "RateLimit-Limit": "350",
-            "RateLimit-Remaining": "0",
-            "RateLimit-Reset": "7",
-        }
-        with self._mock() as rsps:
-            self._klaviyo_ok(rsps)
-            rsps.replace(
-                responses.POST,
-                f"{KLAVIYO_URL}/api/events",
-                status=202,
-                headers=window_closed,
-            )
-            self.trap.perform_enqueued_jobs()
-            metrics = [self._metric(b) for b in self._bodies(rsps, "/api/events")]
-        self.assertNotIn("Fulfilled Order", metrics, "no request into a closed window")
+        window_closed = {"limit": 350, "remaining": 0, "reset": 7}
+        self.adapter.answer(
+            "send_order_event", DeliveryResult(detail={"rate_limit": window_closed})
+        )
+        self.trap.perform_enqueued_jobs()
+        (placed,) = self.adapter.calls_of("send_order_event")
+        self.assertEqual(placed[0]["kind"], "placed")
         ledger = self.events.search(
             [("group_ref", "=", f"sale.order,{order.id}")], order="sequence"
         )
@@ -189,9 +169,8 @@ class TestErrors(EspSyncCase):
     @mute_logger("odoo.addons.esp_sync.models.esp_sync_binding")
     def test_401_is_an_it_exception_without_the_key(self):
         event = self._profile_event()
-        with self._mock() as rsps:
-            self._answer(rsps, 401, detail=f"Bad key {KLAVIYO_KEY}")
-            self._run_jobs()
+        self._fail_profile(401, message=f"Bad key {KLAVIYO_KEY}")
+        self._run_jobs()
         exception = event.exception_id
         self.assertEqual(exception.category, "authentication")
         self.assertEqual(exception.team, "it")
@@ -202,9 +181,8 @@ class TestErrors(EspSyncCase):
 
     def test_404_is_a_configuration_exception(self):
         event = self._profile_event()
-        with self._mock() as rsps:
-            self._answer(rsps, 404)
-            self._run_jobs()
+        self._fail_profile(404)
+        self._run_jobs()
         self.assertEqual(event.exception_id.category, "configuration")
 
     def test_missing_credentials_recorded_then_delivered_once_fixed(self):
@@ -214,17 +192,14 @@ class TestErrors(EspSyncCase):
         self.assertEqual(event.state, "failed")
         self.assertEqual(event.exception_id.code, "missing_credentials")
         self.backend.api_key = KLAVIYO_KEY
-        with self._mock() as rsps:
-            self._klaviyo_ok(rsps)
-            event.exception_id.action_retry()
-            self._run_jobs()
+        event.exception_id.action_retry()
+        self._run_jobs()
         self.assertEqual(event.state, "sent")
 
     def test_malformed_email_is_a_data_exception(self):
         self.customer.write({"email": "ann@@example"})  # Odoo keeps it
-        with self._mock() as rsps:
-            self._run_jobs()
-            self.assertFalse(rsps.calls, "nothing is sent for a bad address")
+        self._run_jobs()
+        self.assertFalse(self.adapter.calls, "nothing is sent for a bad address")
         exceptions = self.env["esp.sync.exception"].search(
             [("res_model", "=", "res.partner"), ("res_id", "=", self.customer.id)]
         )
@@ -239,10 +214,7 @@ class TestErrors(EspSyncCase):
         # Fixed in Odoo: the waiting events go out, the exception closes.
         self.customer.write({"email": "ann@example.com"})
         exceptions.action_retry()
-        with self._mock() as rsps:
-            self._klaviyo_ok(rsps)
-            self._klaviyo_email_change_ok(rsps)
-            self._run_jobs()
+        self._run_jobs()
         self.assertEqual(set(exceptions.mapped("state")), {"resolved"})
         ledger = self.events.search([("res_id", "=", self.customer.id)])
         self.assertEqual(set(ledger.mapped("state")) - {"skipped"}, {"sent"})
@@ -250,10 +222,9 @@ class TestErrors(EspSyncCase):
     def test_repeated_failure_counts_on_one_exception(self):
         event = self._profile_event()
         for _i in range(2):
-            with self._mock() as rsps:
-                self._answer(rsps, 400)
-                event.action_retry()
-                self._run_jobs()
+            self._fail_profile(400)
+            event.action_retry()
+            self._run_jobs()
         exceptions = self.env["esp.sync.exception"].search(
             [("res_id", "=", self.customer.id), ("res_model", "=", "res.partner")]
         )
@@ -266,9 +237,8 @@ class TestErrors(EspSyncCase):
         )
         self.backend.partner_domain = "[('customer_rank', '>', 0)]"
         nameless.action_esp_sync_now()
-        with self._mock() as rsps:
-            self._run_jobs()
-            self.assertFalse(rsps.calls)
+        self._run_jobs()
+        self.assertFalse(self.adapter.calls)
         exception = self.env["esp.sync.exception"].search(
             [
                 ("res_model", "=", "res.partner"),
@@ -291,17 +261,14 @@ class TestErrors(EspSyncCase):
         self.assertEqual(alert.team, "operations")
         self.assertEqual(alert.backend_id, self.backend)
         self.assertIn("1 change(s)", alert.message)
-        with self._mock() as rsps:
-            self._klaviyo_ok(rsps)
-            self._run_jobs()
+        self._run_jobs()
         self.env["esp.backend"]._cron_check_latency()
         self.assertEqual(alert.state, "closed")
 
     def test_ignore_unblocks_the_group(self):
         event = self._profile_event()
-        with self._mock() as rsps:
-            self._answer(rsps, 400)
-            self._run_jobs()
+        self._fail_profile(400)
+        self._run_jobs()
         event.exception_id.action_ignore()
         self.assertEqual(event.state, "skipped")
         self.assertEqual(event.exception_id.state, "ignored")

@@ -3,6 +3,7 @@
 import json
 import re
 from datetime import timedelta
+from urllib.parse import unquote
 
 import responses
 
@@ -10,7 +11,8 @@ from odoo import fields
 from odoo.exceptions import ValidationError
 
 from .. import const
-from .common import KLAVIYO_URL, EspSyncCase
+from .common import EspSyncCase
+from .klaviyo_common import KLAVIYO_URL, KlaviyoHttpMixin
 
 ITEM_ID = "$custom:::$default:::{}"
 ONE_MINUTE = timedelta(minutes=1)
@@ -20,7 +22,7 @@ PIXEL = PNG_HEAD + "P4z8DwHwAFAAH/iZk9HQAAAABJRU5ErkJggg=="
 OTHER_PIXEL = PNG_HEAD + "NgYPj/HwADAgH/5ncLrgAAAABJRU5ErkJggg=="
 
 
-class TestKlaviyoCatalog(EspSyncCase):
+class TestKlaviyoCatalog(KlaviyoHttpMixin, EspSyncCase):
     """Catalogue items and inventory deltas: capture, payloads, skips."""
 
     @classmethod
@@ -339,19 +341,56 @@ class TestKlaviyoCatalog(EspSyncCase):
             self.assertFalse(rsps.calls)
         self.assertEqual(self._ledger("catalog").mapped("state"), ["sent", "skipped"])
 
-    def test_archived_product_is_sent_out_of_stock_once_synced(self):
+    def test_archived_product_is_removed_once_synced(self):
         self._set_stock(self.red, 3)
         self._deliver_all()
         self.mug.write({"active": False})
+        item_id = ITEM_ID.format(self.mug.id)
+        variant_ids = [ITEM_ID.format(v.id) for v in (self.red | self.blue)]
+        with self._mock() as rsps:
+            self._klaviyo_catalog_ok(rsps)
+            rsps.add(
+                responses.GET,
+                f"{KLAVIYO_URL}/api/catalog-variants",
+                json={
+                    "data": [{"type": "catalog-variant", "id": i} for i in variant_ids],
+                    "links": {"next": None},
+                },
+            )
+            rsps.add(
+                responses.DELETE,
+                re.compile(re.escape(KLAVIYO_URL) + "/api/catalog-.*"),
+                status=204,
+            )
+            self._run_jobs()
+            calls = [
+                (c.request.method, c.request.url.split("?")[0]) for c in rsps.calls
+            ]
+            self.assertIn(
+                f'equals(item.id,"{item_id}")',
+                unquote(rsps.calls[0].request.url),
+            )
+        self.assertEqual(
+            calls,
+            [("GET", f"{KLAVIYO_URL}/api/catalog-variants")]
+            + [
+                ("DELETE", f"{KLAVIYO_URL}/api/catalog-variants/{i}")
+                for i in variant_ids
+            ]
+            + [("DELETE", f"{KLAVIYO_URL}/api/catalog-items/{item_id}")],
+        )
+        binding = self.env["esp.sync.binding"].search(
+            [("res_model", "=", "product.template"), ("res_id", "=", self.mug.id)]
+        )
+        self.assertTrue(binding)
+        self.assertFalse(any(binding.mapped("last_sync_at")), "the ESP lost it")
+        # Un-archived: sent whole again (created, not patched).
+        self.mug.write({"active": True})
         with self._mock() as rsps:
             self._klaviyo_catalog_ok(rsps)
             self._run_jobs()
             (item,) = self._bodies(rsps, "/api/catalog-items")
-            variants = self._bodies(rsps, "/api/catalog-variants")
         self.assertEqual(item["data"]["attributes"]["external_id"], str(self.mug.id))
-        self.assertEqual(
-            {v["data"]["attributes"]["inventory_quantity"] for v in variants}, {0.0}
-        )
         never = self.env["product.template"].create(
             {"name": "Never sold", "list_price": 1.0, "active": False}
         )

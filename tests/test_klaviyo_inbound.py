@@ -11,7 +11,8 @@ from odoo import fields
 from odoo.tests import HttpCase, tagged
 from odoo.tools import mute_logger
 
-from .common import KLAVIYO_URL, EspSyncCase
+from .common import EspSyncCase
+from .klaviyo_common import KLAVIYO_URL, KlaviyoHttpMixin
 
 SECRET = "whsec-esp-sync-test-0123456789"  # signing secret
 TOKEN = "url-token-esp-sync-test-9876543210"  # webhook URL token
@@ -62,7 +63,7 @@ def sign(body, secret=SECRET, hook_id="WH1", raw=None):
 
 
 @tagged("post_install", "-at_install")
-class TestKlaviyoInbound(EspSyncCase, HttpCase):
+class TestKlaviyoInbound(KlaviyoHttpMixin, EspSyncCase, HttpCase):
     """Unsubscribes made in Klaviyo reach Odoo (webhook, polling) and stick."""
 
     @classmethod

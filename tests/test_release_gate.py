@@ -11,9 +11,10 @@ from datetime import timedelta
 from odoo import fields
 
 from .common import EspSyncCase
+from .klaviyo_common import KlaviyoHttpMixin
 
 
-class TestReleaseGate(EspSyncCase):
+class TestReleaseGate(KlaviyoHttpMixin, EspSyncCase):
     def _released(self, order, backend=None):
         return self._ledger(
             res_model="sale.order",

@@ -6,7 +6,8 @@ from odoo.api import call_kw
 from odoo.exceptions import AccessError, ValidationError
 from odoo.tools import mute_logger
 
-from .common import KLAVIYO_URL, EspSyncCase
+from .common import EspSyncCase
+from .klaviyo_common import KLAVIYO_URL, KlaviyoHttpMixin
 from .test_security import KLAVIYO_400
 
 FORBIDDEN_PATHS = (
@@ -31,7 +32,7 @@ FORBIDDEN_DOMAINS = (
 )
 
 
-class TestRights(EspSyncCase):
+class TestRights(KlaviyoHttpMixin, EspSyncCase):
     """Rights are checked on the server: every action, every mapping source,
     every routing domain, every sync state."""
 

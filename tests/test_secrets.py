@@ -12,12 +12,13 @@ from odoo.tools import config
 
 from ..providers import EspError
 from .common import KLAVIYO_KEY, EspSyncCase
+from .klaviyo_common import KlaviyoHttpMixin
 
 ADDON = Path(__file__).resolve().parent.parent
 SIGNING = "whsec-secret-at-rest-0123456789"
 
 
-class TestSecrets(EspSyncCase):
+class TestSecrets(KlaviyoHttpMixin, EspSyncCase):
     """Credentials are encrypted at rest with a key the database never holds."""
 
     @classmethod

@@ -8,7 +8,8 @@ from odoo.exceptions import AccessError, ValidationError
 from odoo.tools import mute_logger
 
 from ..providers import EspError
-from .common import KLAVIYO_KEY, KLAVIYO_URL, EspSyncCase
+from .common import KLAVIYO_KEY, EspSyncCase
+from .klaviyo_common import KLAVIYO_URL, KlaviyoHttpMixin
 
 LEAKING_PATHS = (
     "esp_binding_ids.backend_id.api_key",  # crosses esp.* models
@@ -30,7 +31,7 @@ KLAVIYO_400 = {
 }
 
 
-class TestSecurity(EspSyncCase):
+class TestSecurity(KlaviyoHttpMixin, EspSyncCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()

@@ -1,6 +1,7 @@
 # Copyright 2026 esp_sync developers
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 from .common import EspSyncCase
+from .klaviyo_common import KlaviyoHttpMixin
 
 # Each was once rewritten by Odoo's normaliser into another, valid-looking
 # address, or has a shape no mail server delivers to.
@@ -16,7 +17,7 @@ REWRITTEN = (
 UNDELIVERABLE = ("foo@bar..com", "user@-bad-.com", "user@[127.0.0.1]")
 
 
-class TestTypedEmail(EspSyncCase):
+class TestTypedEmail(KlaviyoHttpMixin, EspSyncCase):
     """Only the address the person typed is ever sent, never a rewrite of it."""
 
     def _customer(self, email):

@@ -19,6 +19,7 @@ STREAMS = [
     ("profile", "Profile"),
     ("consent", "Consent"),
     ("order_placed", "Placed order"),
+    ("sms_consent", "SMS consent"),
 ]
 
 

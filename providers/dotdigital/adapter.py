@@ -32,6 +32,7 @@ from .inbound import InboundMixin
 from .orders import OrdersMixin
 from .reconcile import ReconcileMixin
 from .reconcile_orders import ReconcileOrdersMixin
+from .sms import SmsConsentMixin
 
 # Data fields known to exist per (endpoint, user digest): one GET per process.
 _fields_cache = {}
@@ -54,6 +55,7 @@ def data_field_name(key):
 
 
 class DotdigitalAdapter(
+    SmsConsentMixin,
     ReconcileMixin,
     ReconcileOrdersMixin,
     ErasureMixin,
@@ -220,13 +222,18 @@ class DotdigitalAdapter(
             email = payloads.EmailChannel(status=const.EMAIL_SUPPRESSED)
         elif status == ConsentStatus.SUBSCRIBED:
             # Odoo holds the opt-in evidence: resubscribe without a challenge.
+            # Double opt-in: "verifiedDouble" makes Dotdigital email the
+            # confirmation link (the channel is pendingOptIn until clicked).
             extra = self.settings.extra
+            double = bool(extra.get("double_opt_in"))
             email = payloads.EmailChannel(
                 status=const.EMAIL_SUBSCRIBED,
-                optInType=extra.get("opt_in_type", const.OPT_IN_TYPE),
+                optInType=const.OPT_IN_TYPE_DOUBLE
+                if double
+                else extra.get("opt_in_type", const.OPT_IN_TYPE),
                 resubscribeOptions=payloads.ResubscribeOptions(
-                    resubscribeWithNoChallenge=not extra.get(
-                        "resubscribe_with_challenge", False
+                    resubscribeWithNoChallenge=not (
+                        double or extra.get("resubscribe_with_challenge", False)
                     )
                 ),
             )
@@ -235,6 +242,26 @@ class DotdigitalAdapter(
         else:
             return None
         return payloads.ChannelProperties(email=email)
+
+    def _never_opted_in_channel(self):
+        """The email channel of a new contact without an Odoo opt-in: none
+        (the neutral state: Dotdigital's default, outside the marketing
+        address book) or unsubscribed, as the backend says."""
+        mode = self.settings.extra.get(const.EXTRA_NEVER_OPTED_IN, const.NEVER_NEUTRAL)
+        if mode == const.NEVER_UNSUBSCRIBED:
+            return payloads.ChannelProperties(
+                email=payloads.EmailChannel(status=const.EMAIL_UNSUBSCRIBED)
+            )
+        return None
+
+    def _marketing_lists(self, consent):
+        """The marketing address book, for an Odoo opt-in only: nobody joins
+        it without one, so campaigns to it reach opted-in people alone."""
+        if consent is None or consent.suppressed:
+            return None
+        if ConsentStatus(consent.status) != ConsentStatus.SUBSCRIBED:
+            return None
+        return self._lists()
 
     def _consent_records(self, consent):
         """Consent evidence, when Odoo has all Dotdigital requires."""
@@ -291,26 +318,25 @@ class DotdigitalAdapter(
         return payloads.ContactUpdate(
             identifiers=payloads.Identifiers(email=email),
             dataFields=self._data_fields(profile) or None,
-            lists=self._lists(),
+            lists=self._marketing_lists(profile.consent),
             channelProperties=channel,
             consentRecords=records,
         ).dump()
 
     def upsert_profile(self, profile):
-        """PATCH the contact (created if new) with data fields and list.
+        """PATCH the contact (created if new) with data fields; an opt-in
+        joins the marketing address book.
 
         The email status is written only for a new contact: Odoo's opt-in
-        (with its evidence), else unsubscribed (Dotdigital would subscribe it).
-        An existing contact keeps its status whatever Odoo's consent: a name
+        (with its evidence), else the backend's never-opted-in state. An
+        existing contact keeps its status whatever Odoo's consent: a name
         edit must not resubscribe someone who unsubscribed in Dotdigital.
         """
         self._start()
         email = self._email(profile.email)
         channel = records = None
         if not self._contact_exists(email):
-            channel = self._channel(profile.consent) or payloads.ChannelProperties(
-                email=payloads.EmailChannel(status=const.EMAIL_UNSUBSCRIBED)
-            )
+            channel = self._channel(profile.consent) or self._never_opted_in_channel()
             records = self._consent_records(profile.consent)
         body = self._contact_body(profile, email, channel, records)
         self._ensure_data_fields(body.get("dataFields") or {})
@@ -337,13 +363,51 @@ class DotdigitalAdapter(
         if channel is None:
             return DeliveryResult(skipped_reason=const.SKIP_NEVER, requests=0)
         email = self._email(consent.email)
+        if channel.email.opt_in_type == const.OPT_IN_TYPE_DOUBLE:
+            # Pending or confirmed already: never a second confirmation email.
+            known = self.read_subscription(email)
+            if known in ("pending", "subscribed"):
+                status = const.EMAIL_PENDING if known == "pending" else known
+                detail = {"status": status}
+                if known == "pending":
+                    detail["awaiting_confirmation"] = True
+                return self._result(detail=detail)
         body = payloads.ContactUpdate(
             identifiers=payloads.Identifiers(email=email),
+            lists=self._marketing_lists(consent),
             channelProperties=channel,
             consentRecords=self._consent_records(consent),
         ).dump()
         contact = self._patch_contact(email, body)
+        detail = {"status": channel.email.status}
+        if self.settings.extra.get("double_opt_in"):
+            detail["status"] = self._email_status(contact) or detail["status"]
+            if detail["status"] == const.EMAIL_PENDING:
+                detail["awaiting_confirmation"] = True
         return self._result(
-            external_id=str(contact.get("contactId") or ""),
-            detail={"status": channel.email.status},
+            external_id=str(contact.get("contactId") or ""), detail=detail
         )
+
+    @staticmethod
+    def _email_status(contact):
+        email = (contact.get("channelProperties") or {}).get("email") or {}
+        return str(email.get("status") or "")
+
+    def read_subscription(self, email):
+        """The contact's email channel: subscribed (inside the marketing
+        address book, when one is set) / pending (pendingOptIn) / unsubscribed
+        (any opt-out or suppression) / never; ``None``: unknown."""
+        self._start()
+        try:
+            contact = self._request("GET", self._contact_path(self._email(email)))
+        except EspError as error:
+            if error.status == 404:
+                return None
+            raise
+        status = self._email_status(contact)
+        if status == const.EMAIL_PENDING:
+            return "pending"
+        if status in ("", "noSubscription"):
+            return "never"
+        consent = self._marketing_consent(contact, status)
+        return consent if consent in ("subscribed", "never") else "unsubscribed"

@@ -29,13 +29,10 @@ class BulkMixin:
         channel = self._channel(consent)
         if channel is not None:
             return channel
-        # No Odoo opt-in: without a status Dotdigital would subscribe new
-        # contacts, and an import cannot tell new from existing ones.
-        if self.settings.extra.get("bulk_unknown_consent") == "skip":
-            return None
-        return payloads.ChannelProperties(
-            email=payloads.EmailChannel(status=const.EMAIL_UNSUBSCRIBED)
-        )
+        # No Odoo opt-in: the backend's never-opted-in state (neutral: no
+        # status, so new contacts take Dotdigital's default outside the
+        # marketing address book and existing ones keep theirs).
+        return self._never_opted_in_channel()
 
     def bulk_import_profiles(self, profiles):
         """Start a contacts import; rows that cannot be built fail locally."""
@@ -50,8 +47,7 @@ class BulkMixin:
                     matchIdentifier="email",
                     identifiers=payloads.Identifiers(email=email),
                     dataFields=self._data_fields(profile) or None,
-                    # Only an Odoo opt-in joins the marketing address book.
-                    lists=self._lists() if _opted_in(profile) else None,
+                    lists=self._marketing_lists(profile.consent),
                     channelProperties=self._bulk_channel(profile),
                     consentRecords=self._consent_records(profile.consent),
                 )

@@ -3,7 +3,7 @@ insight collection of type ``catalog``."""
 
 import urllib.parse
 
-from ..base import EspError
+from ..base import DeliveryResult, EspError
 from . import const, payloads
 from .orders import check_collection_name
 
@@ -57,3 +57,65 @@ class CatalogMixin:
             )
             self._request("PUT", path, json=record)
         return self._result(external_id=record["id"])
+
+    def remove_catalog_item(self, removal):
+        """DELETE the product's record; a record or collection Dotdigital
+        does not have is already gone."""
+        self._start()
+        path = const.INSIGHT_ACCOUNT_RECORD.format(
+            collection=self._catalog_collection(),
+            record_id=urllib.parse.quote(str(removal.external_id), safe=""),
+        )
+        deleted = True
+        try:
+            self._request("DELETE", path)
+        except EspError as error:
+            if error.status != 404:
+                raise
+            deleted = False
+        return self._result(
+            external_id=str(removal.external_id), detail={"deleted": deleted}
+        )
+
+    def update_inventory(self, levels):
+        """Set the stock of the variants that moved inside their product's
+        record (read, changed, written back: Dotdigital has no partial
+        update). A record Dotdigital does not have is left to the next
+        catalogue upsert."""
+        self._start()
+        collection = self._catalog_collection()
+        by_product = {}
+        for level in levels:
+            by_product.setdefault(str(level.product_external_id), {})[
+                str(level.variant_external_id)
+            ] = round(float(max(level.quantity or 0.0, 0.0)), 2)
+        missing = []
+        for product_id, stock in by_product.items():
+            path = const.INSIGHT_ACCOUNT_RECORD.format(
+                collection=collection,
+                record_id=urllib.parse.quote(product_id, safe=""),
+            )
+            try:
+                record = (self._request("GET", path) or {}).get("json") or {}
+            except EspError as error:
+                if error.status != 404:
+                    raise
+                record = {}
+            variants = record.get("variants") or []
+            known = {str(v.get("id")) for v in variants}
+            missing.extend(v for v in stock if v not in known)
+            if not known & set(stock):
+                continue
+            for variant in variants:
+                if str(variant.get("id")) in stock:
+                    variant["stock"] = stock[str(variant["id"])]
+            self._request("PUT", path, json=record)
+        return self._result(detail={"missing": missing})
+
+    def remove_catalog_variant(self, removal):
+        """Nothing to send: variants live inside the product's record, which
+        the product's next upsert (queued with the removal) rewrites."""
+        return DeliveryResult(
+            skipped_reason="The product's record is rewritten without it.",
+            requests=0,
+        )

@@ -40,6 +40,17 @@ EMAIL_SUBSCRIBED = "subscribed"
 EMAIL_UNSUBSCRIBED = "unsubscribed"
 EMAIL_SUPPRESSED = "suppressed"
 OPT_IN_TYPE = "single"
+# Double opt-in: Dotdigital emails the confirmation link.
+OPT_IN_TYPE_DOUBLE = "verifiedDouble"
+EMAIL_PENDING = "pendingOptIn"
+
+# A new contact Odoo holds no opt-in for (``settings.extra["never_opted_in"]``):
+# "neutral", Dotdigital's default status (subscribed) outside the marketing
+# address book, so a later opt-in, even one imported in Dotdigital, is never
+# blocked; or "unsubscribed" (on the account's suppression list).
+EXTRA_NEVER_OPTED_IN = "never_opted_in"
+NEVER_NEUTRAL = "neutral"
+NEVER_UNSUBSCRIBED = "unsubscribed"
 
 # Bulk job ids carry their kind: "contacts:<id>" / "insight:<id>".
 JOB_CONTACTS = "contacts"

@@ -85,12 +85,11 @@ class OrdersMixin:
         )
 
     def _create_contact_without_consent(self, email):
-        """A contact for an order's buyer, never subscribed by default."""
+        """A contact for an order's buyer: the never-opted-in state, outside
+        the marketing address book."""
         body = payloads.ContactUpdate(
             identifiers=payloads.Identifiers(email=email),
-            channelProperties=payloads.ChannelProperties(
-                email=payloads.EmailChannel(status=const.EMAIL_UNSUBSCRIBED)
-            ),
+            channelProperties=self._never_opted_in_channel(),
         ).dump()
         self._patch_contact(email, body)
 

@@ -32,7 +32,7 @@ class ReconcileMixin:
             fields = contact.get("dataFields") or {}
             found[email] = RemoteProfile(
                 email=email,
-                consent=CONSENT.get(status, "never"),
+                consent=self._marketing_consent(contact, status),
                 first_name=fields.get("FIRSTNAME") or "",
                 last_name=fields.get("LASTNAME") or "",
                 properties={
@@ -42,3 +42,18 @@ class ReconcileMixin:
                 },
             )
         return found
+
+    def _marketing_consent(self, contact, status):
+        """The consent a contact shows: subscribed only inside the marketing
+        address book when one is set (outside it is the neutral state of a
+        customer who never opted in)."""
+        consent = CONSENT.get(status, "never")
+        books = self._lists()
+        if consent == "subscribed" and books:
+            member_of = {
+                item.get("id") if isinstance(item, dict) else item
+                for item in contact.get("lists") or []
+            }
+            if not member_of & set(books):
+                return "never"
+        return consent

@@ -24,11 +24,13 @@ from .errors import error_from_response
 from .inbound import InboundMixin
 from .reconcile import ReconcileMixin
 from .reconcile_orders import ReconcileOrdersMixin
+from .sms import SmsConsentMixin
 
 _logger = logging.getLogger(__name__)
 
 
 class KlaviyoAdapter(
+    SmsConsentMixin,
     ReconcileMixin,
     ReconcileOrdersMixin,
     BackInStockMixin,
@@ -140,6 +142,8 @@ class KlaviyoAdapter(
             body = b.build_suppress_request([consent.email])
             path, action = const.PATH_SUPPRESS_JOBS, "suppressed"
         elif consent.status == ConsentStatus.SUBSCRIBED:
+            if self.settings.extra.get("double_opt_in"):
+                return self._request_confirmation(consent)
             consented_at = b.utc(consent.consented_at)
             now = datetime.datetime.now(datetime.timezone.utc)
             if consented_at and consented_at > now:
@@ -161,10 +165,57 @@ class KlaviyoAdapter(
         self._request("POST", path, json=body.dump())
         return self._result(detail={"action": action})
 
+    def _request_confirmation(self, consent):
+        """Double opt-in: subscribe to the backend's list, whose opt-in
+        process (double opt-in, set in Klaviyo) sends the confirmation email;
+        never a historical import (it would bypass the confirmation). A
+        profile subscribed already is only added to the list (Klaviyo asks
+        no confirmation of it): nothing to await."""
+        list_id = self.settings.klaviyo_list_id
+        if not list_id:
+            raise EspError(
+                "Double opt-in needs a Klaviyo list set for double opt-in.",
+                category=ErrorCategory.CONFIGURATION,
+                field="klaviyo_list_id",
+            )
+        subscribed = self.read_subscription(consent.email) == "subscribed"
+        body = b.build_subscribe_request(
+            [(consent.email, None)],
+            source=consent.source or self.settings.consent_source,
+            list_id=list_id,
+        )
+        self._request("POST", const.PATH_SUBSCRIBE_JOBS, json=body.dump())
+        if subscribed:
+            return self._result(detail={"action": "subscribed"})
+        return self._result(
+            detail={"action": "confirmation requested", "awaiting_confirmation": True}
+        )
+
+    def read_subscription(self, email):
+        """subscribed / unsubscribed / never (Klaviyo shows no pending state:
+        a profile awaiting confirmation is still never subscribed)."""
+        self._start()
+        self._require_email(email)
+        params = {
+            "filter": f'equals(email,"{self._email(email)}")',
+            "additional-fields[profile]": "subscriptions",
+        }
+        doc = self._request("GET", const.PATH_PROFILES, params=params)
+        profiles = doc.get("data") or []
+        if not profiles:
+            return None
+        marketing = (
+            dig(profiles[0], "attributes", "subscriptions", "email", "marketing") or {}
+        )
+        if marketing.get("suppression") or marketing.get("consent") == "UNSUBSCRIBED":
+            return "unsubscribed"
+        return "subscribed" if marketing.get("consent") == "SUBSCRIBED" else "never"
+
     # --- orders ------------------------------------------------------------------
     def send_order_event(self, event):
         self._start()
-        self._require_email(event.order.email)
+        if not event.order.anonymous_id:
+            self._require_email(event.order.email)
         cores = b.build_events(event)
         for core in cores:
             body = b.build_event_request(core, event.order)

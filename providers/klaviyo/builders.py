@@ -113,7 +113,14 @@ def build_profile_resource(profile):
 
 
 def build_event_profile(order):
-    """The profile an order event is about: identified by email + external id."""
+    """The profile an order event is about: identified by email + external id
+    (an anonymous order: by its anonymous id only, nothing personal)."""
+    if order.anonymous_id and not order.email:
+        return p.ProfileRelationship(
+            data=p.ProfileResource(
+                attributes=p.ProfileAttributes(anonymous_id=order.anonymous_id)
+            )
+        )
     return p.ProfileRelationship(
         data=p.ProfileResource(
             attributes=p.ProfileAttributes(

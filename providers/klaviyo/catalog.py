@@ -1,6 +1,7 @@
-"""Klaviyo catalogue: items and variants created or updated, inventory pushed."""
+"""Klaviyo catalogue: items and variants created, updated or removed, inventory
+pushed."""
 
-from urllib.parse import quote
+from urllib.parse import parse_qs, quote, urlsplit
 
 from ..errors import ErrorCategory, EspError
 from . import builders as b
@@ -67,3 +68,52 @@ class CatalogMixin:
                     raise
                 missing.append(level.variant_external_id)
         return self._result(detail={"missing": missing})
+
+    def _item_variant_ids(self, item_id):
+        """Klaviyo's ids of the variants of ``item_id`` (every page)."""
+        params = {
+            "filter": f'equals(item.id,"{item_id}")',
+            "fields[catalog-variant]": "external_id",
+            "page[size]": 100,
+        }
+        ids = []
+        while params:
+            doc = self._request("GET", const.PATH_CATALOG_VARIANTS, params=params)
+            ids.extend(resource["id"] for resource in doc.get("data") or [])
+            link = (doc.get("links") or {}).get("next")
+            query = parse_qs(urlsplit(link).query) if link else {}
+            params = {key: values[0] for key, values in query.items()}
+        return ids
+
+    def _delete_catalog(self, path):
+        """DELETE; a resource Klaviyo does not have (404) is already gone."""
+        try:
+            self._request("DELETE", path)
+            return True
+        except EspError as exc:
+            if exc.status != 404:
+                raise
+        return False
+
+    def remove_catalog_item(self, removal):
+        """Delete the item's variants (listed at Klaviyo, so variants deleted
+        in Odoo go too), then the item."""
+        self._start()
+        item_id = b.catalog_id(removal.external_id)
+        for variant_id in self._item_variant_ids(item_id):
+            self._delete_catalog(
+                const.PATH_CATALOG_VARIANT.format(id=quote(variant_id, safe="$:"))
+            )
+        deleted = self._delete_catalog(
+            const.PATH_CATALOG_ITEM.format(id=quote(item_id, safe="$:"))
+        )
+        return self._result(external_id=item_id, detail={"deleted": deleted})
+
+    def remove_catalog_variant(self, removal):
+        """DELETE the variant (a product's other variants stay)."""
+        self._start()
+        variant_id = b.catalog_id(removal.external_id)
+        deleted = self._delete_catalog(
+            const.PATH_CATALOG_VARIANT.format(id=quote(variant_id, safe="$:"))
+        )
+        return self._result(external_id=variant_id, detail={"deleted": deleted})

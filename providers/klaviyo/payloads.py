@@ -34,6 +34,7 @@ class ProfileAttributes(_Model):
     email: str | None = None
     phone_number: str | None = None
     external_id: str | None = None
+    anonymous_id: str | None = None  # events only: an order without a person
     first_name: str | None = None
     last_name: str | None = None
     organization: str | None = None

@@ -184,10 +184,12 @@ class MailchimpAdapter(
     def _member_body(self, profile, email, tags=None):
         # A new member takes Odoo's consent: opted-out ones are created
         # unsubscribed, those who never opted in transactional.
+        status = identity.consent_status(profile.consent)
+        if status == const.STATUS_NEW_SUBSCRIBED and self._double_opt_in():
+            status = const.STATUS_PENDING  # Mailchimp emails the confirmation
         return payloads.MemberUpsert(
             email_address=email,
-            status_if_new=identity.consent_status(profile.consent)
-            or const.STATUS_NEW_TRANSACTIONAL,
+            status_if_new=status or const.STATUS_NEW_TRANSACTIONAL,
             merge_fields=self._merge_fields(profile),
             tags=tags,
         ).dump()
@@ -309,6 +311,9 @@ class MailchimpAdapter(
         (a person Mailchimp does not know is left alone).
         """
         withdrawn = consent.suppressed or consent.status == ConsentStatus.UNSUBSCRIBED
+        granted = consent.status == ConsentStatus.SUBSCRIBED
+        if granted and not withdrawn and self._double_opt_in():
+            return self._request_confirmation(consent)
         if not withdrawn:
             return DeliveryResult(skipped_reason=const.SKIP_CONSENT, requests=0)
         self._start()
@@ -323,6 +328,46 @@ class MailchimpAdapter(
             raise
         return self._result(detail={"action": "unsubscribed"})
 
+    # --- double opt-in ------------------------------------------------------------
+    def _double_opt_in(self):
+        return bool(self.settings.extra.get("double_opt_in"))
+
+    def _request_confirmation(self, consent):
+        """Double opt-in: a new member is created ``pending`` (Mailchimp
+        emails the confirmation link); an existing member keeps its status,
+        Mailchimp's to master. Awaiting confirmation while it is pending."""
+        self._start()
+        email = self._email(consent.email)
+        body = payloads.MemberUpsert(
+            email_address=email, status_if_new=const.STATUS_PENDING
+        ).dump()
+        member = self._put_member(self._list_id(), util.subscriber_hash(email), body)
+        status = member.get("status", "")
+        detail = {"action": "member " + (status or "unknown"), "status": status}
+        if status == const.STATUS_PENDING:
+            detail["awaiting_confirmation"] = True
+        return self._result(external_id=util.subscriber_hash(email), detail=detail)
+
+    def read_subscription(self, email):
+        """The member's status (``cleaned`` reads as unsubscribed); ``None``
+        when the audience does not know the address."""
+        self._start()
+        path = const.MEMBER.format(
+            list_id=self._list_id(), subscriber_hash=util.subscriber_hash(email)
+        )
+        try:
+            member = self._request("GET", path, params={"fields": "status"})
+        except EspError as err:
+            if err.status == 404:
+                return None
+            raise
+        status = member.get("status") or ""
+        if status in ("unsubscribed", "cleaned"):
+            return "unsubscribed"
+        if status in ("subscribed", const.STATUS_PENDING):
+            return status
+        return "never"
+
     def register_webhook(self, url):
         """Register the audience webhook (user/admin sources only, not api)."""
         self._start()
@@ -332,3 +377,9 @@ class MailchimpAdapter(
             "POST", const.WEBHOOKS.format(list_id=self._list_id()), json=body
         )
         return self._result(external_id=str(hook.get("id") or ""))
+
+    def leave_audience(self, member_hash):
+        """Archive the member from this audience, reporting the status it
+        held (see :func:`.identity.leave_audience`)."""
+        self._start()
+        return identity.leave_audience(self, member_hash)

@@ -23,6 +23,7 @@ BATCH = "/3.0/batches/{batch_id}"
 # Member statuses a new member may get; an existing member's is never written.
 STATUS_NEW_SUBSCRIBED = "subscribed"
 STATUS_NEW_TRANSACTIONAL = "transactional"
+STATUS_PENDING = "pending"  # double opt-in: awaiting the confirmation
 
 # Merge tags Odoo fills itself; custom ones come from Profile.properties.
 MERGE_FNAME = "FNAME"

@@ -265,6 +265,47 @@ class EcommerceMixin:
         self._request("PUT", path, json=body)
         return self._result(external_id=body["id"])
 
+    def remove_catalog_item(self, removal):
+        """DELETE the product (its variants go with it); a store or product
+        Mailchimp does not have is already gone. Orders keep their lines."""
+        self._start()
+        path = const.PRODUCT.format(
+            store_id=self._store_id(),
+            product_id=quote(str(removal.external_id), safe=""),
+        )
+        deleted = True
+        try:
+            self._request("DELETE", path)
+        except EspError as error:
+            if error.status != 404:
+                raise
+            deleted = False
+        return self._result(
+            external_id=str(removal.external_id), detail={"deleted": deleted}
+        )
+
+    def remove_catalog_variant(self, removal):
+        """DELETE the variant of its product (the product and its other
+        variants stay); one Mailchimp does not have is already gone."""
+        self._start()
+        path = (
+            const.PRODUCT.format(
+                store_id=self._store_id(),
+                product_id=quote(str(removal.product_external_id), safe=""),
+            )
+            + f"/variants/{quote(str(removal.external_id), safe='')}"
+        )
+        deleted = True
+        try:
+            self._request("DELETE", path)
+        except EspError as error:
+            if error.status != 404:
+                raise
+            deleted = False
+        return self._result(
+            external_id=str(removal.external_id), detail={"deleted": deleted}
+        )
+
     # --- store setup --------------------------------------------------------
     def _with_store(self, event, send):
         """Run ``send``; if the store does not exist yet, create it and retry."""

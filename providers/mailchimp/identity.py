@@ -156,3 +156,27 @@ def move_audience(adapter, profile):
 
 def _consent_or_new(profile):
     return consent_status(profile.consent) or const.STATUS_NEW_TRANSACTIONAL
+
+
+def leave_audience(adapter, member_hash):
+    """Archive the member ``member_hash`` of the adapter's audience (a person
+    who no longer matches any audience rule). Returns the status it held, so
+    an opt-out made there is not lost; nothing to archive is no error."""
+    list_id = adapter._list_id()
+    member = _get_member(adapter, list_id, member_hash)
+    old_status = (member or {}).get("status")
+    if old_status not in (None, "archived"):
+        path = const.MEMBER.format(list_id=list_id, subscriber_hash=member_hash)
+        try:
+            adapter._request("DELETE", path)
+        except EspError as exc:
+            if exc.status != 404:
+                raise
+    return adapter._result(
+        external_id=member_hash,
+        detail={
+            "archived": old_status not in (None, "archived"),
+            "status": old_status or "",
+            "email": (member or {}).get("email_address") or "",
+        },
+    )

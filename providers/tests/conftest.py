@@ -1,16 +1,10 @@
 """Shared fixtures of the Odoo-free provider tests: sample plain values."""
 
 import datetime
-import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = str(Path(__file__).resolve().parents[2])
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
-
-from providers import events  # noqa: E402
+from providers import events
 
 NOW = datetime.datetime(2026, 3, 1, 10, 30, tzinfo=datetime.timezone.utc)
 

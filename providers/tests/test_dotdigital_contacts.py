@@ -199,16 +199,35 @@ def test_upsert_existing_contact_never_changes_its_status(
 
 @pytest.mark.parametrize("status", [None, events.ConsentStatus.NEVER])
 @responses.activate
-def test_upsert_new_contact_without_opt_in_is_unsubscribed(
+def test_upsert_new_contact_without_opt_in_is_neutral(
     sample_profile, make_consent, status
 ):
+    """No status (Dotdigital's default) and no marketing address book."""
     consent = make_consent(status) if status else None
     not_found()
     responses.get(FIELDS, json=KNOWN_FIELDS)
     responses.patch(CONTACT, json={"contactId": 8})
     adapter().upsert_profile(dataclasses.replace(sample_profile, consent=consent))
     body = body_of(responses.calls[2])
+    assert "channelProperties" not in body
+    assert "lists" not in body
+    assert body["dataFields"]["FIRSTNAME"] == "Ada"
+
+
+@pytest.mark.parametrize("status", [None, events.ConsentStatus.NEVER])
+@responses.activate
+def test_upsert_new_contact_without_opt_in_unsubscribed_when_asked(
+    sample_profile, make_consent, status
+):
+    consent = make_consent(status) if status else None
+    not_found()
+    responses.get(FIELDS, json=KNOWN_FIELDS)
+    responses.patch(CONTACT, json={"contactId": 8})
+    dd = adapter(extra={"api_endpoint": API, "never_opted_in": "unsubscribed"})
+    dd.upsert_profile(dataclasses.replace(sample_profile, consent=consent))
+    body = body_of(responses.calls[2])
     assert body["channelProperties"] == {"email": {"status": "unsubscribed"}}
+    assert "lists" not in body, "the marketing address book is for opt-ins"
 
 
 @responses.activate

@@ -142,9 +142,8 @@ def test_unknown_contact_is_created_unsubscribed_then_record_retried(
     adapter().send_order_event(make_order_event(K.PLACED))
     methods = [c.request.method for c in responses.calls]
     assert methods == ["PUT", "PATCH", "PUT"]
-    assert body_of(responses.calls[1])["channelProperties"] == {
-        "email": {"status": "unsubscribed"}
-    }
+    created = body_of(responses.calls[1])
+    assert created == {"identifiers": {"email": "ada@example.com"}}, "neutral"
 
 
 @responses.activate
@@ -189,7 +188,8 @@ def test_bulk_import_profiles(sample_profile, make_consent):
     # No status for an opt-in: new contacts default to subscribed, existing
     # ones (maybe unsubscribed in Dotdigital) keep theirs. Never "subscribed".
     assert first["channelProperties"] == {"email": {"optInType": "single"}}
-    assert second["channelProperties"] == {"email": {"status": "unsubscribed"}}
+    assert "channelProperties" not in second, "neutral: Dotdigital's default"
+    assert "lists" not in second
     assert (
         spec_problems("dotdigital_contacts", "PUT", "/contacts/v3/import", body) == []
     )

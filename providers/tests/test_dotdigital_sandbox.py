@@ -49,11 +49,13 @@ def test_connection_resolves_endpoint(sb, dd):
     assert dd.api_endpoint.startswith(sb.url)
 
 
-def test_upsert_without_opt_in_is_never_subscribed(sb, dd, sample_profile):
+def test_upsert_without_opt_in_stays_out_of_the_marketing_list(sb, dd, sample_profile):
+    """The neutral state: Dotdigital's default status, no address book."""
     result = dd.upsert_profile(sample_profile)
     assert result.external_id
     found = contact(sb, "ada@example.com")
-    assert found["channelProperties"]["email"]["status"] != "subscribed"
+    assert not found["lists"]
+    assert dd.read_profiles(["ada@example.com"])["ada@example.com"].consent == "never"
     assert found["dataFields"]["LOYALTY_TIER"] == "gold"
     assert found["dataFields"]["FIRSTNAME"] == "Ada"
 
@@ -124,7 +126,7 @@ def test_order_record_lifecycle(sb, dd, make_order_event, sample_order):
     assert data["status"] == "partially refunded"
     assert data["orderTotal"] == 30.0
     found = contact(sb, "ada@example.com")
-    assert found["channelProperties"]["email"]["status"] != "subscribed"
+    assert not found["lists"], "a buyer never joins the marketing list"
 
 
 def test_bulk_orders_import(sb, dd, make_order_event, sample_profile):

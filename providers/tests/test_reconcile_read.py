@@ -75,6 +75,6 @@ def test_dotdigital_reads_contacts(sb):
     found = adapter.read_profiles(["a@example.com", "b@example.com"], ["Total Spend"])
     assert set(found) == {"a@example.com"}
     remote = found["a@example.com"]
-    assert remote.consent == "unsubscribed", "created neutral (unsubscribed)"
+    assert remote.consent == "never", "created neutral (outside the address book)"
     assert float(remote.properties["Total Spend"]) == 10.0
     assert remote.last_name == "Lovelace"

@@ -78,3 +78,14 @@ def test_never_sends_http(adapter):
         adapter._request("GET", "/anything")
     job = BulkJob("j1")
     assert adapter.get_bulk_job(job) is job
+
+
+def test_answers_are_scripted_in_turn(adapter, sample_profile):
+    throttled = EspError("slow", category="rate_limit", retry_after=5)
+    window = DeliveryResult(detail={"rate_limit": {"remaining": 0, "reset": 7}})
+    adapter.answer("upsert_profile", window, throttled)
+    assert adapter.upsert_profile(sample_profile) is window
+    with pytest.raises(EspError):
+        adapter.upsert_profile(sample_profile)
+    assert adapter.upsert_profile(sample_profile).detail == {}, "then the default"
+    assert len(adapter.calls_of("upsert_profile")) == 3

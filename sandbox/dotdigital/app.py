@@ -101,6 +101,11 @@ class DotdigitalApp(V2Mixin, ContactsMixin, InsightMixin, JobsMixin, ProviderApp
             ("GET", insight + "/account/{collectionName}/{recordId}", self._get_record),
             ("PUT", insight + "/account/{collectionName}/{recordId}", self._put_record),
             (
+                "DELETE",
+                insight + "/account/{collectionName}/{recordId}",
+                self._delete_record,
+            ),
+            (
                 "GET",
                 insight + "/contacts/{identifier}/{value}/{collectionName}/{recordId}",
                 self._get_record,
@@ -266,6 +271,7 @@ class DotdigitalApp(V2Mixin, ContactsMixin, InsightMixin, JobsMixin, ProviderApp
         return {
             "suppress": self.action_suppress,
             "unsubscribe": self.action_unsubscribe,
+            "confirm_opt_in": self.action_confirm_opt_in,
         }
 
     # -- ESP-side actions -----------------------------------------------------
@@ -277,7 +283,12 @@ class DotdigitalApp(V2Mixin, ContactsMixin, InsightMixin, JobsMixin, ProviderApp
         """The address is suppressed (e.g. a hard bounce or a complaint)."""
         return self._esp_status(account, email, "suppressed")
 
-    def _esp_status(self, account, email, status):
+    def action_confirm_opt_in(self, email, account=None):
+        """The contact clicks the double opt-in confirmation link: a channel
+        pendingOptIn becomes subscribed (any other status stays)."""
+        return self._esp_status(account, email, "subscribed", only_from="pendingOptIn")
+
+    def _esp_status(self, account, email, status, only_from=None):
         with self.lock:
             if account is None:
                 if len(self.accounts) != 1:
@@ -287,7 +298,9 @@ class DotdigitalApp(V2Mixin, ContactsMixin, InsightMixin, JobsMixin, ProviderApp
             contact = state and by_email(state, email)
             if contact is None:
                 raise KeyError(f"no contact {email} in account {account}")
-            self._set_status(state, contact, status)
+            current = contact["channelProperties"]["email"]["status"]
+            if only_from is None or current == only_from:
+                self._set_status(state, contact, status)
             return {"contact": self._contact_view(state, contact)}
 
     # -- dispatch -------------------------------------------------------------

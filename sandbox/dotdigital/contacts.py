@@ -2,7 +2,9 @@
 
 A contact's email channel that is unsubscribed or suppressed is only
 resubscribed when the request carries ``resubscribeOptions``; with
-``resubscribeWithNoChallenge: false`` it goes to ``pendingOptIn``.
+``resubscribeWithNoChallenge: false`` it goes to ``pendingOptIn``, as does
+any subscribe with ``optInType: verifiedDouble`` (double opt-in) until the
+``confirm_opt_in`` action clicks the confirmation link.
 """
 
 import base64
@@ -92,7 +94,12 @@ class ContactsMixin:
                     "status": status,
                     "emailType": contact["channelProperties"]["email"]["emailType"],
                     "optInType": contact["channelProperties"]["email"]["optInType"],
-                }
+                },
+                **(
+                    {"sms": dict(contact["channelProperties"]["sms"])}
+                    if "sms" in contact["channelProperties"]
+                    else {}
+                ),
             },
             "lists": lists,
         }
@@ -241,11 +248,50 @@ class ContactsMixin:
         if new_email:
             self._set_email(state, contact, new_email)
         if identifiers.get("mobileNumber"):
-            contact["identifiers"]["mobileNumber"] = identifiers["mobileNumber"]
+            self._set_mobile(state, contact, identifiers["mobileNumber"])
+        sms = (body.get("channelProperties") or {}).get("sms") or {}
+        if sms.get("status"):
+            self._set_sms_status(contact, sms["status"])
         self._apply_fields(state, contact, body.get("dataFields") or {}, merge)
         contact["lists"].update(body.get("lists") or [])
         contact["updated"] = self._iso()
         return contact, created
+
+    def _set_mobile(self, state, contact, number):
+        """The contact's mobileNumber: unique in the account, digits only."""
+        if not number.isdigit() or not 8 <= len(number) <= 15:
+            raise ApiError(
+                400,
+                f"The id value '{number}' is invalid for the identifier "
+                "'mobileNumber'",
+                code="contacts:invalidId",
+            )
+        owner = self._lookup(state, "mobileNumber", number)
+        if owner is not None and owner is not contact:
+            raise ApiError(
+                409,
+                f"The id value '{number} for the identifier 'mobileNumber' "
+                "already exists. All identifiers must be unique!",
+                code="contacts:idAlreadyExists",
+            )
+        contact["identifiers"]["mobileNumber"] = number
+
+    def _set_sms_status(self, contact, status):
+        """The SMS channel status; it needs a mobile number to belong to."""
+        if not contact["identifiers"].get("mobileNumber"):
+            raise ApiError(
+                400,
+                "The SMS channel needs the contact's mobileNumber.",
+                code="contacts:validationFailed",
+                details=[
+                    {
+                        "item": "channelProperties.sms.status",
+                        "description": "no mobileNumber for this contact",
+                    }
+                ],
+            )
+        contact["channelProperties"]["sms"] = {"status": status}
+        contact["updated"] = self._iso()
 
     def _apply_channel(self, state, contact, email, creating):
         channel = contact["channelProperties"]["email"]
@@ -274,6 +320,8 @@ class ContactsMixin:
                 )
             if not options.get("resubscribeWithNoChallenge", True):
                 status = "pendingOptIn"
+        if status == "subscribed" and channel["optInType"] == "verifiedDouble":
+            status = "pendingOptIn"  # the confirmation email goes out
         self._set_status(state, contact, status)
 
     def _check_fields(self, state, values):

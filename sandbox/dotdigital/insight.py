@@ -137,6 +137,13 @@ class InsightMixin:
         )
         return Response(201 if created else 204, None)
 
+    def _delete_record(self, request, state):
+        self._get_record(request, state)
+        scope, owner = self._record_owner(request, state)
+        name = request.path_params["collectionName"]
+        del state["records"][(name, owner, request.path_params["recordId"])]
+        return Response(204, None)
+
     def _store_record(self, state, name, owner, key, data):
         now = self._iso()
         old = state["records"].get((name, owner, key))

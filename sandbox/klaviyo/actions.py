@@ -12,6 +12,7 @@ class ActionsMixin:
             "unsubscribe": self.action_unsubscribe,
             "suppress": self.action_suppress,
             "confirm_opt_in": self.action_confirm_opt_in,
+            "sms_stop": self.action_sms_stop,
             "drop_order_event": self.action_drop_order_event,
             "set_order_event_value": self.action_set_order_event_value,
         }
@@ -61,6 +62,16 @@ class ActionsMixin:
                 done.append({"account": key, "profile_id": profile["id"]})
             return {"unsubscribed": email.lower(), "profiles": done}
 
+    def action_sms_stop(self, email, account=None):
+        """The person replies STOP to a text: SMS marketing unsubscribed (the
+        email channel is untouched; no webhook, the poll reads it)."""
+        with self.lock:
+            done = []
+            for key, _state, profile in self._targets(email, account, create=False):
+                self._set_unsubscribed(profile, "sms", method="INBOUND_MESSAGE")
+                done.append({"account": key, "profile_id": profile["id"]})
+            return {"sms_unsubscribed": email.lower(), "profiles": done}
+
     def action_suppress(self, email, reason="USER_SUPPRESSED", account=None):
         """Klaviyo suppresses the address (bounce, spam report, manual)."""
         if reason not in SUPPRESSION_REASONS:
@@ -79,6 +90,8 @@ class ActionsMixin:
         with self.lock:
             done = []
             for key, state, profile in self._targets(email, account, create=False):
+                if not profile["pending_lists"]:
+                    continue  # nothing awaits confirmation (or it was voided)
                 for list_id in sorted(profile["pending_lists"]):
                     target = state["lists"].get(list_id)
                     profile["lists"].add(list_id)

@@ -82,6 +82,7 @@ EVENT_FILTERS = {
     "timestamp": ("greater-or-equal", "greater-than", "less-or-equal", "less-than"),
 }
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+E164_PATTERN = re.compile(r"^\+[1-9]\d{6,14}$")
 REVISION_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}(\.[a-z]+)?$")
 DEFAULT_TITLES = {
     400: "Invalid input.",

@@ -66,6 +66,14 @@ class ConsentMixin:
                             "consented_at must be in the past.",
                             f"{pointer}/attributes/subscriptions/email/marketing/consented_at",
                         )
+                    if channels.get("sms") and not item["attributes"].get(
+                        "phone_number"
+                    ):
+                        raise ApiError(
+                            400,
+                            "phone_number is required to subscribe to SMS.",
+                            f"{pointer}/attributes/phone_number",
+                        )
                     profile, _created = self._upsert(state, identity_of(item), pointer)
                     plans.append((profile, channels))
             except (ApiError, filters.FilterError) as exc:
@@ -73,7 +81,10 @@ class ConsentMixin:
             double = target is not None and target["opt_in_process"] == "double_opt_in"
             for profile, channels in plans:
                 if target is not None:
-                    if double and not historical:
+                    confirmed = (
+                        profile["subscriptions"]["email"]["consent"] == "SUBSCRIBED"
+                    )
+                    if double and not historical and not confirmed:
                         profile["pending_lists"].add(target["id"])
                         continue
                     profile["lists"].add(target["id"])
@@ -120,6 +131,8 @@ class ConsentMixin:
             last_updated=now,
             method=method,
         )
+        if channel == "email":
+            profile["pending_lists"].clear()  # a pending confirmation is void
         if channel == "email" and not any(
             s["reason"] == "UNSUBSCRIBE" for s in sub["suppression"]
         ):
@@ -167,6 +180,7 @@ class ConsentMixin:
     def _unsubscribe_from_list(self, profile, list_id):
         now = self.now()
         profile["lists"].discard(list_id)
+        profile["pending_lists"].discard(list_id)
         sub = profile["subscriptions"]["email"]
         sub["list_suppressions"] = [
             s for s in sub["list_suppressions"] if s["list_id"] != list_id

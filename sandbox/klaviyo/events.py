@@ -78,7 +78,27 @@ class EventsMixin:
 
     def _event_profile(self, state, attributes, pointer):
         profile_data = (attributes.get("profile") or {}).get("data") or {}
+        anonymous = self._anonymous_profile(state, profile_data)
+        if anonymous is not None:
+            return anonymous
         return self._upsert(state, profile_data, pointer)[0]
+
+    def _anonymous_profile(self, state, resource):
+        """A profile known by ``anonymous_id`` only (an event without a
+        person): one per anonymous id, with no email, phone or external id."""
+        attributes = resource.get("attributes") or {}
+        anonymous_id = attributes.get("anonymous_id")
+        named = any(attributes.get(k) for k in ("email", "phone_number", "external_id"))
+        if not anonymous_id or named or resource.get("id"):
+            return None
+        index = state.setdefault("anonymous", {})
+        profile = state["profiles"].get(index.get(anonymous_id))
+        if profile is None:
+            profile = self._blank_profile(state)
+            profile["anonymous_id"] = anonymous_id
+            state["profiles"][profile["id"]] = profile
+            index[anonymous_id] = profile["id"]
+        return profile
 
     def create_event(self, request):
         """``POST /api/events``: record one event (202); a repeated ``unique_id`` stores

@@ -3,6 +3,7 @@
 from ..core import Response
 from . import filters
 from .common import (
+    E164_PATTERN,
     EMAIL_PATTERN,
     IDENTIFIERS,
     MAX_PROFILE_BYTES,
@@ -70,6 +71,9 @@ class ProfilesMixin:
         email = attributes.get("email")
         if email is not None and not EMAIL_PATTERN.match(str(email)):
             return f"{pointer}/email", f"Invalid email address: {email!r}"
+        phone = attributes.get("phone_number")
+        if phone is not None and not E164_PATTERN.match(str(phone)):
+            return f"{pointer}/phone_number", f"Invalid phone number: {phone!r}"
         return None
 
     def _apply(self, profile, attributes, meta=None):

@@ -213,6 +213,7 @@ class MailchimpApp(
             "unsubscribe": self.action_unsubscribe,
             "clean": self.action_clean,
             "profile": self.action_profile,
+            "confirm_opt_in": self.action_confirm_opt_in,
         }
 
     # -- ESP-side actions -----------------------------------------------------
@@ -233,14 +234,28 @@ class MailchimpApp(
             sent = self._fire(state, list_id, "profile", "user", member)
             return {"member": dict(member), "webhooks": sent}
 
-    def _esp_status(self, account, list_id, email, status, source):
+    def action_confirm_opt_in(self, email, list_id=DEFAULT_LIST_ID, account=None):
+        """The contact clicks the double opt-in confirmation link: a pending
+        member becomes subscribed (fires ``subscribe`` webhooks); any other
+        status stays as it is."""
+        return self._esp_status(
+            account, list_id, email, "subscribed", "user", only_from="pending"
+        )
+
+    def _esp_status(self, account, list_id, email, status, source, only_from=None):
         with self.lock:
             state, member = self._action_member(account, list_id, email)
+            if only_from is not None and member["status"] != only_from:
+                return {"member": dict(member), "webhooks": 0}
+            if status == "subscribed":
+                member["timestamp_opt"] = self._iso()
             member["status"] = status
             if status == "unsubscribed":
                 member["unsubscribe_reason"] = "N/A (Unsubscribed by the contact)"
             member["last_changed"] = self._iso()
-            kind = "unsubscribe" if status == "unsubscribed" else "cleaned"
+            kind = {"unsubscribed": "unsubscribe", "subscribed": "subscribe"}.get(
+                status, "cleaned"
+            )
             sent = self._fire(state, list_id, kind, source, member)
             return {"member": dict(member), "webhooks": sent}
 

@@ -1,17 +1,11 @@
 """Fixtures: an in-process sandbox on a free port, and a Klaviyo client."""
 
 import json
-import sys
-from pathlib import Path
 
 import pytest
 import requests
 
-ROOT = str(Path(__file__).resolve().parents[2])
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
-
-from sandbox import Sandbox  # noqa: E402
+from sandbox import Sandbox
 
 
 @pytest.fixture(scope="module")

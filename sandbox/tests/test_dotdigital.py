@@ -505,3 +505,28 @@ def test_contact_paths_are_percent_decoded(dd, email):
         answer = dd.get(f"/contacts/v3/email/{path}")
         assert answer.status_code == 200, answer.text
         assert answer.json()["identifiers"]["email"] == email
+
+
+def test_verified_double_opt_in_is_pending_until_confirmed(sb, dd):
+    channel = {"status": "subscribed", "optInType": "verifiedDouble"}
+    created = upsert(
+        dd,
+        "ann@example.com",
+        identifiers={"email": "ann@example.com"},
+        channelProperties={"email": channel},
+    )
+    assert created.status_code == 201, created.text
+    assert created.json()["channelProperties"]["email"]["status"] == "pendingOptIn"
+    # Pending is neither an unsubscribe nor a suppression for the v2 polls.
+    since = "2000-01-01T00:00:00"
+    assert dd.get(f"/v2/contacts/unsubscribed-since/{since}").json() == []
+    sb.action("dotdigital", "confirm_opt_in", email="ann@example.com", account=USER)
+    fetched = dd.get("/contacts/v3/email/ann@example.com").json()
+    assert fetched["channelProperties"]["email"]["status"] == "subscribed"
+    # An unsubscribed contact is not resubscribed by a late click.
+    upsert(
+        dd, "ann@example.com", channelProperties={"email": {"status": "unsubscribed"}}
+    )
+    sb.action("dotdigital", "confirm_opt_in", email="ann@example.com", account=USER)
+    fetched = dd.get("/contacts/v3/email/ann@example.com").json()
+    assert fetched["channelProperties"]["email"]["status"] == "unsubscribed"

@@ -725,3 +725,33 @@ def test_member_path_by_email_is_percent_decoded(mc):
         answer = mc.get(f"/lists/{LIST}/members/{raw}")
         assert answer.status_code == 200, answer.text
         assert answer.json()["email_address"] == email
+
+
+def test_confirm_opt_in_turns_pending_into_subscribed_and_fires_subscribe(
+    sb, mc, receiver
+):
+    server, received = receiver
+    url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+    mc.post(
+        f"/lists/{LIST}/webhooks",
+        json={
+            "url": url,
+            "events": {"subscribe": True, "unsubscribe": True},
+            "sources": {"user": True, "admin": True, "api": False},
+        },
+    )
+    put_member(mc, "ann@example.com", status_if_new="pending")
+    result = sb.action(
+        "mailchimp", "confirm_opt_in", email="ann@example.com", account=KEY
+    )
+    assert result["member"]["status"] == "subscribed"
+    assert result["webhooks"] == 1
+    assert sb.wait_webhooks(5)
+    form = dict(urllib.parse.parse_qsl(received[0][2]))
+    assert form["type"] == "subscribe"
+    assert form["data[email]"] == "ann@example.com"
+    # A second click, or one on a member no longer pending, changes nothing.
+    again = sb.action(
+        "mailchimp", "confirm_opt_in", email="ann@example.com", account=KEY
+    )
+    assert again["webhooks"] == 0
