@@ -40,6 +40,7 @@
         "views/menus.xml",
         "views/esp_consent_log_views.xml",
         "views/esp_reconcile_views.xml",
+        "views/esp_reconcile_orders_views.xml",
         "views/esp_back_in_stock_views.xml",
         "views/esp_double_opt_in_views.xml",
     ],

@@ -49,6 +49,9 @@ from . import sale_order_release
 from . import esp_erasure
 from . import esp_reconcile
 from . import esp_reconcile_line
+from . import esp_reconcile_orders
+from . import esp_reconcile_line_orders
+from . import esp_reconcile_line_contacts
 from . import esp_back_in_stock
 from . import res_partner_sms
 from . import esp_consent_log_sms

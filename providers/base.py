@@ -375,3 +375,16 @@ class EspAdapter(abc.ABC):
         """Remove one variant (:class:`events.CatalogVariantRemoval`) of a
         product the ESP keeps; one it does not have is no error."""
         return DeliveryResult(skipped_reason="catalogue not supported", requests=0)
+
+    # --- reconciliation of orders and extra contacts -------------------------
+    def read_orders(self, since, until):
+        """``{order_id: RemoteOrder}`` of the orders placed in ``[since,
+        until)`` (aware datetimes) as the ESP holds them, read through its
+        list endpoints with paging; ``None``: this ESP cannot report its
+        orders (the reconciliation says so instead of comparing)."""
+        return None
+
+    def read_contacts_page(self, cursor=None):
+        """One page of the addresses the ESP knows: ``(emails, next_cursor)``,
+        ``next_cursor`` None after the last page; ``None``: not listable."""
+        return None

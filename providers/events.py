@@ -272,3 +272,24 @@ class SmsConsent:
     consented_at: datetime.datetime = None
     source: str = "Odoo"
     country_code: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class RemoteOrder:
+    """An order as the ESP holds it, read back for reconciliation.
+
+    ``status``: placed / cancelled / the ESP's financial status (paid,
+    pending, refunded, partially_refunded); ``total``: the order's value as
+    placed, or net of refunds when ``refunded`` is None (Mailchimp keeps only
+    the net figure); ``placed_at``: an aware datetime, or None; ``editable``:
+    the ESP updates an order in place (Mailchimp, Dotdigital), so sending it
+    again corrects it (Klaviyo's events are immutable).
+    """
+
+    order_id: str
+    status: str
+    total: float
+    refunded: float = None
+    placed_at: datetime.datetime = None
+    email: str = ""
+    editable: bool = False

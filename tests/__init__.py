@@ -31,6 +31,9 @@ from . import test_release_gate
 from . import test_preview
 from . import test_consent_log
 from . import test_reconcile_sandbox
+from . import test_reconcile_orders_sandbox
+from . import test_reconcile_orders_mailchimp
+from . import test_reconcile_orders_dotdigital
 from . import test_erasure_sandbox
 from . import test_sms_consent_sandbox
 from . import test_views_browser

@@ -31,6 +31,7 @@ from .errors import error_from_response
 from .inbound import InboundMixin
 from .orders import OrdersMixin
 from .reconcile import ReconcileMixin
+from .reconcile_orders import ReconcileOrdersMixin
 from .sms import SmsConsentMixin
 
 # Data fields known to exist per (endpoint, user digest): one GET per process.
@@ -56,6 +57,7 @@ def data_field_name(key):
 class DotdigitalAdapter(
     SmsConsentMixin,
     ReconcileMixin,
+    ReconcileOrdersMixin,
     ErasureMixin,
     InboundMixin,
     OrdersMixin,

@@ -23,6 +23,7 @@ from .erasure import ErasureMixin
 from .errors import error_from_response
 from .inbound import InboundMixin
 from .reconcile import ReconcileMixin
+from .reconcile_orders import ReconcileOrdersMixin
 from .sms import SmsConsentMixin
 
 _logger = logging.getLogger(__name__)
@@ -31,6 +32,7 @@ _logger = logging.getLogger(__name__)
 class KlaviyoAdapter(
     SmsConsentMixin,
     ReconcileMixin,
+    ReconcileOrdersMixin,
     BackInStockMixin,
     ErasureMixin,
     CatalogMixin,

@@ -25,6 +25,7 @@ from .erasure import ErasureMixin
 from .errors import error_from_response
 from .inbound import InboundMixin
 from .reconcile import ReconcileMixin
+from .reconcile_orders import ReconcileOrdersMixin
 
 # Merge tags known to exist per (base url, key digest, list): one GET per
 # process instead of one per delivery.
@@ -50,7 +51,13 @@ def merge_tag(key):
 
 
 class MailchimpAdapter(
-    ReconcileMixin, ErasureMixin, InboundMixin, EcommerceMixin, BulkMixin, EspAdapter
+    ReconcileMixin,
+    ReconcileOrdersMixin,
+    ErasureMixin,
+    InboundMixin,
+    EcommerceMixin,
+    BulkMixin,
+    EspAdapter,
 ):
     """Mailchimp Marketing API v3 behind the :class:`EspAdapter` interface."""
 

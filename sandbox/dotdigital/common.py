@@ -1,5 +1,6 @@
 """Shared pieces of the Dotdigital emulator: constants, errors, helpers."""
 
+import base64
 import re
 import threading
 
@@ -85,3 +86,9 @@ def to_int(value):
 def parse_time(value):
     """An ISO 8601 date or date-time, UTC when no offset is given."""
     return parse_iso(value)
+
+
+def page_link(path, offset):
+    """A v3 pagination link (``marker`` and ``link``) to the page at ``offset``."""
+    marker = base64.urlsafe_b64encode(str(offset).encode()).decode()
+    return {"marker": marker, "link": f"{path}?marker={marker}"}

@@ -7,6 +7,8 @@ any subscribe with ``optInType: verifiedDouble`` (double opt-in) until the
 ``confirm_opt_in`` action clicks the confirmation link.
 """
 
+import base64
+
 from ..core import Response
 from .common import (
     EMAIL_RE,
@@ -14,6 +16,7 @@ from .common import (
     V2_STATUS,
     ApiError,
     by_email,
+    page_link,
     parse_time,
     to_int,
 )
@@ -149,6 +152,24 @@ class ContactsMixin:
         if contact is None:
             raise self._not_found(identifier, value)
         return self._contact_view(state, contact)
+
+    def _list_contacts(self, request, state):
+        """``GET /contacts/v3``: every contact, by id, ``limit`` a page (at
+        most 1,000 returned), ``marker`` paging."""
+        contacts = [state["contacts"][cid] for cid in sorted(state["contacts"])]
+        limit = min(int(request.arg("limit") or 1000), 1000)
+        try:
+            marker = request.arg("marker") or "MA=="
+            offset = int(base64.urlsafe_b64decode(marker).decode())
+        except ValueError as exc:
+            raise ApiError(400, "Invalid marker", code="contacts:badMarker") from exc
+        links = {"self": page_link(request.path, offset)}
+        links["first"] = page_link(request.path, 0)
+        if offset + limit < len(contacts):
+            links["next"] = page_link(request.path, offset + limit)
+        chunk = contacts[offset : offset + limit]
+        items = [self._contact_view(state, contact) for contact in chunk]
+        return {"_items": items, "_links": links}
 
     def _delete_contact(self, request, state):
         """``DELETE /contacts/v3/{identifier}/{value}``: the contact goes, and

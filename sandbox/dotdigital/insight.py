@@ -1,7 +1,9 @@
 """Dotdigital Insight data v3: collections, records and async imports."""
 
-from ..core import Response
-from .common import ApiError
+import base64
+
+from ..core import Response, parse_iso
+from .common import ApiError, page_link
 
 
 class InsightMixin:
@@ -82,6 +84,44 @@ class InsightMixin:
                 ],
             )
         return record
+
+    def _list_records(self, request, state):
+        """``GET /insightData/v3/contacts/{collectionName}``: the records of a
+        contact-scoped collection, oldest change first, ``limit`` a page
+        (at most 1,000 returned), ``marker`` paging, ``~modified=gte::``."""
+        name = request.path_params["collectionName"]
+        self._collection(state, name, "contact")
+        records = [
+            record
+            for (collection, owner, _key), record in state["records"].items()
+            if collection == name and owner
+        ]
+        modified = request.arg("~modified")
+        if modified:
+            if not modified.startswith("gte::"):
+                raise ApiError(400, "Invalid filter", code="insightData:invalidFilter")
+            since = parse_iso(modified[5:])
+            records = [r for r in records if parse_iso(r["updated"]) >= since]
+        records.sort(key=lambda r: (r["updated"], r["key"]))
+        limit = min(int(request.arg("limit") or 1000), 1000)
+        try:
+            marker = request.arg("marker") or "MA=="
+            offset = int(base64.urlsafe_b64decode(marker).decode())
+        except ValueError as exc:
+            raise ApiError(400, "Invalid marker", code="insightData:badMarker") from exc
+        base = request.path
+        links = {"self": page_link(base, offset), "first": page_link(base, 0)}
+        if offset + limit < len(records):
+            links["next"] = page_link(base, offset + limit)
+        return {"_items": records[offset : offset + limit], "_links": links}
+
+    def _delete_record(self, request, state):
+        """Delete one record (204); an unknown one is a 404."""
+        scope, owner = self._record_owner(request, state)
+        name = request.path_params["collectionName"]
+        self._get_record(request, state)
+        del state["records"][(name, owner, request.path_params["recordId"])]
+        return Response(204, None)
 
     def _put_record(self, request, state):
         body = request.json

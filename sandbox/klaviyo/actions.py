@@ -13,6 +13,8 @@ class ActionsMixin:
             "suppress": self.action_suppress,
             "confirm_opt_in": self.action_confirm_opt_in,
             "sms_stop": self.action_sms_stop,
+            "drop_order_event": self.action_drop_order_event,
+            "set_order_event_value": self.action_set_order_event_value,
         }
 
     def _targets(self, email, account, create):
@@ -102,5 +104,41 @@ class ActionsMixin:
                 )
                 done.append({"account": key, "profile_id": profile["id"]})
             return {"confirmed": email.lower(), "profiles": done}
+
+    def _order_events(self, order_id, metric, account):
+        """``[(state, event)]`` of ``metric`` whose OrderId is ``order_id``."""
+        keys = [account] if account else list(self.accounts)
+        found = []
+        for key in keys:
+            state = self.account_state(key)
+            for event in state["events"]:
+                if event["metric"] == metric and str(
+                    event["properties"].get("OrderId")
+                ) == str(order_id):
+                    found.append((state, event))
+        if not found:
+            raise KeyError(f"no {metric!r} event for order {order_id!r}")
+        return found
+
+    def action_drop_order_event(self, order_id, metric="Placed Order", account=None):
+        """Drift: the order's event never arrived (removed, its id forgotten)."""
+        with self.lock:
+            found = self._order_events(order_id, metric, account)
+            for state, event in found:
+                state["events"].remove(event)
+                state["event_keys"].discard(
+                    (event["profile_id"], event["metric_id"], event["unique_id"])
+                )
+            return {"dropped": len(found)}
+
+    def action_set_order_event_value(
+        self, order_id, value, metric="Refunded Order", account=None
+    ):
+        """Drift: the order's event carries a wrong value (e.g. refund amount)."""
+        with self.lock:
+            found = self._order_events(order_id, metric, account)
+            for _state, event in found:
+                event["value"] = value
+            return {"changed": len(found)}
 
     # == inspection =============================================================
