@@ -57,7 +57,10 @@ def parse_options(doc, **defaults):
     parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     for name, default in defaults.items():
         option = "--" + name.replace("_", "-")
-        parser.add_argument(option, type=type(default), default=default)
+        if isinstance(default, bool):
+            parser.add_argument(option, action="store_true", default=default)
+        else:
+            parser.add_argument(option, type=type(default), default=default)
     return parser.parse_args()
 
 
@@ -137,9 +140,16 @@ def dbname(base):
 
 
 def copy_database(kind, name):
-    """A throwaway copy of a template (``kind``: with / base)."""
+    """A throwaway copy of a template (``kind``: with / base, or a database
+    name), with the
+    template's credential key (esp_sync keeps it outside the database)."""
+    template = TEMPLATES.get(kind, kind)
     drop_database(name)
-    subprocess.run(["createdb", "-T", TEMPLATES[kind], name], check=True)
+    subprocess.run(["createdb", "-T", template, name], check=True)
+    template_key = key_file(template)
+    if template_key.is_file():
+        key_file(name).write_text(template_key.read_text())
+        key_file(name).chmod(0o600)
     return name
 
 
@@ -149,6 +159,15 @@ def drop_database(name):
         check=True,
         stderr=subprocess.DEVNULL,
     )
+    if not name.startswith("espbench_tpl_"):
+        key_file(name).unlink(missing_ok=True)
+
+
+def key_file(db):
+    """esp_sync's credential key file of ``db`` (see models/esp_secret.py)."""
+    from odoo.tools import config
+
+    return Path(config["data_dir"]) / "esp_sync" / f"{db}.key"
 
 
 def init_config(with_esp=True, **options):
@@ -320,12 +339,14 @@ def rpc(port, db, login="admin", password="admin"):
 class Sandbox:
     """The ESP emulator in a subprocess, with its inspection API."""
 
-    def __init__(self, port=None, rate_limits=False, validate=True):
+    def __init__(self, port=None, rate_limits=False, validate=True, rate_scale=1.0):
         self.port = port or esp_runtime.free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         cmd = [sys.executable, "-m", "sandbox", "--port", str(self.port)]
         if not rate_limits:
             cmd.append("--no-rate-limits")
+        elif rate_scale != 1.0:
+            cmd += ["--rate-limit-scale", str(rate_scale)]
         if not validate:
             cmd.append("--no-validate")
         esp_runtime.specs_env()
@@ -366,6 +387,44 @@ class Sandbox:
         except subprocess.TimeoutExpired:
             self.process.kill()
         self.log.close()
+
+
+def populate_history(env, partners, orders):
+    """``partners`` customers and ``orders`` confirmed orders, not captured
+    (history from before esp_sync was installed); ledger and queue emptied."""
+    env = env(
+        context=dict(env.context, esp_sync_no_capture=True, tracking_disable=True)
+    )
+    customers = env["res.partner"]
+    for start in range(0, partners, 2000):
+        customers |= env["res.partner"].create(
+            [
+                {
+                    "name": f"Backfill customer {i}",
+                    "email": f"backfill{i}@example.com",
+                    "customer_rank": 1,
+                }
+                for i in range(start, min(start + 2000, partners))
+            ]
+        )
+        env.cr.commit()
+    product = env["product.product"].create({"name": "Backfill product"})
+    for start in range(0, orders, 100):
+        batch = env["sale.order"].create(
+            [
+                {
+                    "partner_id": customers[i % len(customers)].id,
+                    "order_line": [(0, 0, {"product_id": product.id})],
+                }
+                for i in range(start, min(start + 100, orders))
+            ]
+        )
+        batch.action_confirm()
+        env.cr.commit()
+    env.cr.execute("DELETE FROM esp_sync_event")
+    env.cr.execute("DELETE FROM queue_job")
+    env.cr.commit()
+    return customers
 
 
 def point_backends(env, sandbox):

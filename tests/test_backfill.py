@@ -191,3 +191,37 @@ class TestBackfill(EspSyncCase):
 
         small, large = queries(self.people[:5]), queries(self.people)
         self.assertLessEqual(large, small + 2, (small, large))
+
+    def test_order_chunk_lookups_same_values_constant_queries(self):
+        """A chunk's Placed Order snapshots equal the one-by-one snapshots
+        (images included), and 6 orders cost the queries of 2."""
+        values = self.env["esp.sync.values"]
+        pixel = (
+            "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQ"
+            "DwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
+        )
+        self.product.product_tmpl_id.image_1920 = pixel
+        plain = self.env["product.product"].create({"name": "No picture"})
+        orders = self.env["sale.order"]
+        for i in range(6):
+            order = self._order(partner=self.people[i], confirm=False)
+            if i % 2:
+                order.order_line = [(0, 0, {"product_id": plain.id})]
+            order.action_confirm()
+            orders |= order
+        events, errors = values._esp_backfill_orders(self.backend, orders)
+        self.assertFalse(errors)
+        one_by_one = {o.id: values._esp_order(self.backend, o) for o in orders}
+        self.assertEqual({int(e.order.order_id): e.order for e in events}, one_by_one)
+        urls = {line.image_url for e in events for line in e.order.lines}
+        self.assertIn("", urls, "a product without a picture has no image URL")
+        self.assertTrue(any("/web/image/product.template/" in u for u in urls))
+
+        def queries(chunk):
+            self.env.invalidate_all()
+            before = self.cr.sql_log_count
+            values._esp_backfill_orders(self.backend, chunk)
+            return self.cr.sql_log_count - before
+
+        small, large = queries(orders[:2]), queries(orders)
+        self.assertLessEqual(large, small + 2, (small, large))
