@@ -218,6 +218,8 @@ BACKFILL_CHUNK = {
     "dotdigital": {"profiles": 500, "orders": 500},
 }
 BACKFILL_POLL_SECONDS = 10
+# The poll after a backfill's last chunk comes sooner: the run ends there.
+BACKFILL_FINAL_POLL_SECONDS = 2
 # Bulk jobs a backfill keeps in flight at the ESP before it waits (Mailchimp
 # refuses more than 500 pending batches per account).
 BACKFILL_MAX_IN_FLIGHT = 20
