@@ -26,7 +26,8 @@ import esp_runtime  # noqa: E402
 BASE_MODULES = "sale_stock,account,mail,queue_job"
 TEMPLATES = {"with": "espbench_tpl_with", "base": "espbench_tpl_base"}
 WORK = Path(tempfile.gettempdir()) / "espbench"
-CHANNELS = "root:3,root.esp_sync.urgent:2,root.esp_sync.bulk:1"
+# The channels tools/run (and the soak's servers.py) give the runner.
+CHANNELS = "root:6,root.esp_sync.urgent:3,root.esp_sync.bulk:3"
 # Further addons directories (the naive connector generates one at run time).
 EXTRA_ADDONS = []
 
@@ -279,11 +280,11 @@ def verdict(misses, success):
 
 
 # -------------------------------------------------------------------- server
-def start_server(db, port):
+def start_server(db, port, channels=CHANNELS):
     """Odoo as ``tools/run`` starts it: queue_job server-wide, its runner on."""
     import xmlrpc.client
 
-    env = dict(os.environ, ODOO_QUEUE_JOB_CHANNELS=CHANNELS)
+    env = dict(os.environ, ODOO_QUEUE_JOB_CHANNELS=channels)
     log = open(WORK / f"odoo-{port}.log", "w")
     cmd = odoo_cmd(
         db,

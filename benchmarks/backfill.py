@@ -2,15 +2,17 @@
 
 Usage: python3 benchmarks/backfill.py [--partners 5000] [--orders 500]
        [--rate-limited [--rate-scale 0.05]] [--profile klaviyo|mailchimp|dotdigital]
+       [--channels root:6,root.esp_sync.urgent:3,root.esp_sync.bulk:3]
 
 On a fresh copy of the esp_sync database (three demo backends aimed at a
 sandbox), creates ``--partners`` customers and ``--orders`` confirmed orders
 without capture, empties the ledger and the queue, starts a real Odoo server
-with the queue_job runner (as ``tools/run``), then starts one ``esp.backfill``
-(profiles, then orders) per backend over XML-RPC and waits until all are
-done. Prints per ESP the elapsed time, profiles/s and orders/s, sandbox
-requests, the server's peak RSS (VmHWM), and an extrapolation to the issue's
-100,000 partners and 300,000 orders from each phase's rate. Exits 1 when the
+with the queue_job runner (as ``tools/run``, with its channels unless
+``--channels``), then starts one ``esp.backfill`` (profiles, then orders) per
+backend over XML-RPC and waits until all are done. Prints per ESP the elapsed
+time, profiles/s and orders/s, sandbox requests, the server's peak RSS
+(VmHWM), and an extrapolation to the issue's 100,000 partners and 300,000
+orders from each phase's rate. Exits 1 when the
 extrapolation exceeds 120 s or the peak RSS 300 MB.
 
 ``--rate-limited``: the same backfill twice on copies of one populated
@@ -74,7 +76,7 @@ def run_backfills(args, db, sandbox, during=None):
     c.release(db)
     sandbox.clear()
     port = c.esp_runtime.free_port()
-    server, log = c.start_server(db, port)
+    server, log = c.start_server(db, port, args.channels)
     try:
         call = c.rpc(port, db)
         backends = call("esp.backend", "search_read", [], ["name", "provider"])
@@ -98,10 +100,10 @@ def run_backfills(args, db, sandbox, during=None):
 
 
 def watch(args, call, runs, started, pid):
-    """Poll the runs every second: when each switched to orders and ended."""
+    """Poll the runs 4 times a second: when each switched to orders and ended."""
     finished, orders_at, profiles_sent = {}, {}, {}
     while time.time() - started < args.timeout and len(finished) < len(runs):
-        time.sleep(1)
+        time.sleep(0.25)
         now = time.time() - started
         for run in call("esp.backfill", "read", runs, FIELDS):
             if run["phase"] == "orders" and run["id"] not in orders_at:
@@ -209,6 +211,7 @@ def main():
         rate_limited=False,
         rate_scale=0.05,
         profile="",
+        channels=c.CHANNELS,
     )
     c.start(f"backfill: {args.partners} partners, {args.orders} orders")
     prepare_source(args)
