@@ -374,8 +374,9 @@ class Sandbox:
         with urllib.request.urlopen(request, timeout=30) as answer:
             return json.loads(answer.read() or b"null")
 
-    def requests(self, provider=None):
-        query = f"?provider={provider}" if provider else ""
+    def requests(self, provider=None, since=0):
+        """Logged requests, of ``provider`` and after the id ``since``."""
+        query = f"?since={int(since)}" + (f"&provider={provider}" if provider else "")
         return self.api("GET", f"requests{query}")
 
     def clear(self):

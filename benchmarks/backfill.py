@@ -63,11 +63,12 @@ def prepare_source(args):
     c.say(f"populated in {time.perf_counter() - started:.0f}s")
 
 
-def run_backfills(args, db, sandbox, during=None):
+def run_backfills(args, db, sandbox, before=None, during=None):
     """Copy the source, start a server, run the three backfills to the end.
 
-    ``during(call)``, when given, runs beside the backfills (latency.py) and
-    its answer is returned as ``result["during"]``.
+    ``before(call)`` runs on the server before the backfills start and
+    ``during(call, runs)`` beside them (latency.py); their answers are
+    ``result["before"]`` and ``result["during"]``.
     """
     c.copy_database(SOURCE, db)
     with c.registry_env(db) as env:
@@ -79,6 +80,7 @@ def run_backfills(args, db, sandbox, during=None):
     server, log = c.start_server(db, port, args.channels)
     try:
         call = c.rpc(port, db)
+        result = {"before": before(call) if before else None}
         backends = call("esp.backend", "search_read", [], ["name", "provider"])
         runs = call(
             "esp.backfill",
@@ -87,9 +89,9 @@ def run_backfills(args, db, sandbox, during=None):
         )
         started = time.time()
         call("esp.backfill", "action_start", runs)
-        result = {"started": started, "backends": backends, "runs": runs}
+        result.update(started=started, backends=backends, runs=runs)
         if during:
-            result["during"] = during(call)
+            result["during"] = during(call, runs)
         result.update(watch(args, call, runs, started, server.pid))
         result["requests"] = sandbox.requests()
     finally:
