@@ -59,6 +59,14 @@ class EspBackfill(models.Model):
     error_count = fields.Integer("Errors", readonly=True)
     progress = fields.Float(compute="_compute_progress")
     batch_ids = fields.One2many("esp.backfill.batch", "backfill_id", "Batches")
+    last_partner_id = fields.Integer(
+        readonly=True,
+        help="The newest partner the run covers (set at its start): later ones "
+        "are synced live, so the run always ends.",
+    )
+    last_order_id = fields.Integer(
+        readonly=True, help="The newest order the run covers (set at its start)."
+    )
     started_at = fields.Datetime(readonly=True)
     finished_at = fields.Datetime(readonly=True)
     last_error = fields.Text(readonly=True)
@@ -104,10 +112,18 @@ class EspBackfill(models.Model):
                 )
                 run._esp_enqueue_step()
                 continue
-            run.phase = "orders" if run.scope == "orders" else "profiles"
-            run.total_count = len(run._esp_partners_query()) * (run.scope != "orders")
-            run.total_count += len(run._esp_orders_query()) * (run.scope != "profiles")
-            run.write({"state": "running", "cursor_id": 0})
+            partners = run._esp_partners_query() if run.scope != "orders" else []
+            orders = run._esp_orders_query() if run.scope != "profiles" else []
+            run.write(
+                {
+                    "phase": "orders" if run.scope == "orders" else "profiles",
+                    "total_count": len(partners) + len(orders),
+                    "last_partner_id": partners[-1].id if partners else 0,
+                    "last_order_id": orders[-1].id if orders else 0,
+                    "state": "running",
+                    "cursor_id": 0,
+                }
+            )
             run._esp_enqueue_step()
         return True
 
@@ -132,6 +148,8 @@ class EspBackfill(models.Model):
             ("company_id", "in", (False, backend.company_id.id)),
             ("id", "not in", self.env["res.company"].sudo().search([]).partner_id.ids),
         ]
+        if self.last_partner_id:
+            domain.append(("id", "<=", self.last_partner_id))
         return self.env["res.partner"].sudo().search(domain, order="id", limit=limit)
 
     def _esp_templates_query(self, after_id=0, limit=None):
@@ -153,6 +171,8 @@ class EspBackfill(models.Model):
         ]
         if self.orders_since:
             domain.append(("date_order", ">=", self.orders_since))
+        if self.last_order_id:
+            domain.append(("id", "<=", self.last_order_id))
         return self.env["sale.order"].sudo().search(domain, order="id", limit=limit)
 
     @api.model

@@ -309,3 +309,30 @@ class TestBackfill(EspSyncCase):
             self.trap.perform_enqueued_jobs()
         run = self.env["esp.backfill"].search([], limit=1)
         self.assertEqual(run.state, "done")
+
+    def test_run_covers_what_existed_at_its_start_and_ends(self):
+        """Orders confirmed while the run goes are synced live, not chased:
+        the run ends (it hung before, waiting for them) without sending them."""
+        old = self._order()
+        self.trap.enqueued_jobs.clear()
+        action = self._wizard(scope="orders").action_start()
+        run = self.env["esp.backfill"].browse(action["res_id"])
+        self.assertEqual(run.last_order_id, old.id)
+        new = self._order()
+        self.trap.enqueued_jobs = [
+            job for job in self.trap.enqueued_jobs if job.model_name == "esp.backfill"
+        ]
+        with self._mock() as rsps:
+            self._klaviyo_bulk(rsps)
+            self._run_jobs(rounds=20)
+            bodies = json.dumps(
+                [
+                    json.loads(c.request.body)
+                    for c in rsps.calls
+                    if c.request.url.endswith("/api/event-bulk-create-jobs")
+                ]
+            )
+        self.assertEqual(run.state, "done")
+        self.assertEqual(run.sent_count, run.total_count)
+        self.assertIn(f"sale.order:{old.id}:order_placed", bodies)
+        self.assertNotIn(f"sale.order:{new.id}:order_placed", bodies)

@@ -1,0 +1,143 @@
+"""``backfill.py --rate-limited``: the backfill under the published limits.
+
+The theoretical minimum of one ESP's backfill is the larger of two bounds:
+
+- the limits: the requests the backfill needs, grouped as the sandbox counts
+  them (per endpoint: method and path template), each group of ``N``
+  requests under a fixed window of ``L`` requests per ``W`` seconds (the
+  published limit times ``--rate-scale``, at least 1) cannot end before its
+  ``ceil(N / L)``-th window opens: ``(floor(t0 / W) + ceil(N / L) - 1) * W -
+  t0`` seconds after the start ``t0`` (windows are aligned on the clock, as
+  the ESPs' and the sandbox's are); the largest over groups and windows;
+- the work: the same backfill's elapsed time with the limits off, measured
+  in the same run (no pacing can make Odoo build the chunks faster).
+
+Needed requests are the accepted ones of the rate-limited run (a 429 is a
+request the backfill did not need). Mailchimp publishes no window, only 10
+connections at a time, which one backfill job never reaches: its bound is
+the work alone.
+"""
+
+import math
+import sys
+from collections import Counter, defaultdict
+
+import _common as c
+
+RATIO_TARGET = 1.15
+THROTTLED_TARGET = 0.01
+
+
+def published_limits(provider, method, template, path):
+    """``[(limit, seconds)]`` the sandbox applies to one endpoint."""
+    sys.path.insert(0, str(c.ROOT))
+    from sandbox import specs
+    from sandbox.ratelimit import parse_rate
+
+    if provider == "klaviyo":
+        op = specs.operation("klaviyo", method, template) or {}
+        raw = op.get("x-klaviyo-ratelimit") or {"burst": "75/s", "steady": "700/m"}
+        return [parse_rate(value) for value in raw.values()]
+    if provider == "dotdigital":
+        from sandbox.dotdigital.app import _tier
+        from sandbox.dotdigital.common import TIER_LIMITS
+
+        class Request:
+            pass
+
+        request = Request()
+        request.path, request.method = path, method
+        return [(TIER_LIMITS[_tier(request)], 60)]
+    return []
+
+
+def limits_bound(entries, provider, start, scale):
+    """``(seconds, lines)``: the limits' lower bound and how it was computed."""
+    needed = Counter()
+    paths = {}
+    for entry in entries:
+        if entry["provider"] == provider and entry.get("status") != 429:
+            key = (entry["method"], entry.get("template") or entry["path"])
+            needed[key] += 1
+            paths[key] = entry["path"]
+    bound, lines = 0.0, []
+    for (method, template), count in sorted(needed.items()):
+        for limit, seconds in published_limits(
+            provider, method, template, paths[(method, template)]
+        ):
+            scaled = max(1, int(limit * scale))
+            windows = math.ceil(count / scaled)
+            first = math.floor(start / seconds)
+            seconds_needed = max(0.0, (first + windows - 1) * seconds - start)
+            bound = max(bound, seconds_needed)
+            lines.append(
+                f"  {provider} {method} {template}: {count} requests, "
+                f"{limit}/{seconds}s x {scale} = {scaled}/{seconds}s -> "
+                f"{windows} windows -> {seconds_needed:.0f}s"
+            )
+    return bound, lines
+
+
+def compare(args, run_backfills, phase_rates):
+    """Both runs, the table, the misses (the script's exit status)."""
+    base_box = c.Sandbox(rate_limits=False)
+    try:
+        base = run_backfills(args, c.dbname("espbench_backfill_free"), base_box)
+    finally:
+        base_box.stop()
+    limited_box = c.Sandbox(rate_limits=True, rate_scale=args.rate_scale)
+    try:
+        limited = run_backfills(args, c.dbname("espbench_backfill_rl"), limited_box)
+    finally:
+        limited_box.stop()
+    free, paced = phase_rates(base), phase_rates(limited)
+    by_provider = defaultdict(list)
+    for entry in limited["requests"]:
+        by_provider[entry["provider"]].append(entry)
+    rows, misses, formula = [], [], []
+    for provider in sorted(paced):
+        entries = by_provider[provider]
+        bound, lines = limits_bound(
+            entries, provider, limited["started"], args.rate_scale
+        )
+        formula += lines
+        work = free.get(provider, {}).get("elapsed", 0.0)
+        minimum = max(bound, work)
+        elapsed = paced[provider]["elapsed"]
+        throttled = sum(1 for e in entries if e.get("status") == 429)
+        share = throttled / len(entries) if entries else 0.0
+        ratio = elapsed / minimum if minimum else float("inf")
+        rows.append(
+            [
+                provider,
+                paced[provider]["state"],
+                f"{work:.1f}",
+                f"{bound:.1f}",
+                f"{elapsed:.1f}",
+                f"{ratio:.2f}",
+                f"{throttled}/{len(entries)} ({100 * share:.1f}%)",
+            ]
+        )
+        if paced[provider]["state"] != "done":
+            misses.append(f"{provider}: backfill {paced[provider]['state']}")
+        if ratio > RATIO_TARGET:
+            misses.append(f"{provider}: {ratio:.2f}x the minimum > {RATIO_TARGET}x")
+        if share >= THROTTLED_TARGET:
+            misses.append(f"{provider}: {100 * share:.1f}% of requests answered 429")
+    print("\nminimum = max(limits bound, same backfill with the limits off);")
+    print("limits bound per endpoint = (floor(t0/W) + ceil(N/L) - 1) * W - t0:")
+    print("\n".join(formula) or "  (no window applies)")
+    print()
+    c.print_table(
+        [
+            "ESP",
+            "state",
+            "limits off s",
+            "limits bound s",
+            "rate-limited s",
+            "elapsed/minimum",
+            "429 answers",
+        ],
+        rows,
+    )
+    return c.verdict(misses, "Rate-limited backfill targets met.")
