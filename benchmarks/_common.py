@@ -121,11 +121,22 @@ def database_exists(name):
     return name in psql("SELECT datname FROM pg_database").split()
 
 
+def find_specs():
+    """Point the sandbox at the vendors' specs: beside the checkout, or beside
+    the folder of worktrees a checkout may sit in (``/work/wt/<name>``)."""
+    for folder in ROOT.parents:
+        specs = folder / "shared" / "specs"
+        if specs.is_dir():
+            os.environ.setdefault("ESP_SYNC_SPECS_DIR", str(specs))
+            return
+    esp_runtime.specs_env()
+
+
 def ensure_templates():
     """Build the two template databases once (a minute or two each)."""
     if not esp_runtime.ensure_postgres():
         sys.exit("PostgreSQL is not reachable.")
-    esp_runtime.specs_env()
+    find_specs()
     for kind, name in TEMPLATES.items():
         if database_exists(name):
             continue
@@ -350,7 +361,7 @@ class Sandbox:
             cmd += ["--rate-limit-scale", str(rate_scale)]
         if not validate:
             cmd.append("--no-validate")
-        esp_runtime.specs_env()
+        find_specs()
         self.log = open(WORK / f"sandbox-{self.port}.log", "w")
         self.process = subprocess.Popen(
             cmd, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT

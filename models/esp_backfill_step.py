@@ -103,8 +103,11 @@ class EspBackfillStep(models.Model):
                 "error_count": self.error_count + errors,
             }
         )
-        # A rate-limit window used up: the next chunk waits for its reset.
-        self._esp_enqueue_step(eta=adapter.transport.wait or None)
+        # A rate-limit window used up: the next chunk of the phase waits for
+        # its reset (a short chunk ends the phase: the next one calls
+        # another endpoint, or none).
+        full = len(records) >= chunk
+        self._esp_enqueue_step(eta=(full and adapter.transport.wait) or None)
         if processing:
             self._esp_enqueue_poll()
         return _("%(count)s %(phase)s sent.", count=sent, phase=self.phase)
