@@ -212,8 +212,11 @@ NO_CAPTURE = "esp_sync_no_capture"
 # Historical backfill: records per bulk call, within each ESP's limits
 # (Klaviyo: 10,000 profiles / 1,000 events and 5 MB per job; Mailchimp: 500
 # operations per batch we send; Dotdigital: 500 contacts per import).
+# Klaviyo's orders: a placed order is 1 + its lines events and the adapter
+# splits a chunk into as many event jobs as needed, so 500 orders fill jobs
+# (few bulk calls under the 150/min limit) whatever the order size.
 BACKFILL_CHUNK = {
-    "klaviyo": {"profiles": 1000, "orders": 200},
+    "klaviyo": {"profiles": 1000, "orders": 500},
     "mailchimp": {"profiles": 500, "orders": 200},
     "dotdigital": {"profiles": 500, "orders": 500},
 }
