@@ -402,44 +402,6 @@ class Sandbox:
         self.log.close()
 
 
-def populate_history(env, partners, orders):
-    """``partners`` customers and ``orders`` confirmed orders, not captured
-    (history from before esp_sync was installed); ledger and queue emptied."""
-    env = env(
-        context=dict(env.context, esp_sync_no_capture=True, tracking_disable=True)
-    )
-    customers = env["res.partner"]
-    for start in range(0, partners, 2000):
-        customers |= env["res.partner"].create(
-            [
-                {
-                    "name": f"Backfill customer {i}",
-                    "email": f"backfill{i}@example.com",
-                    "customer_rank": 1,
-                }
-                for i in range(start, min(start + 2000, partners))
-            ]
-        )
-        env.cr.commit()
-    product = env["product.product"].create({"name": "Backfill product"})
-    for start in range(0, orders, 100):
-        batch = env["sale.order"].create(
-            [
-                {
-                    "partner_id": customers[i % len(customers)].id,
-                    "order_line": [(0, 0, {"product_id": product.id})],
-                }
-                for i in range(start, min(start + 100, orders))
-            ]
-        )
-        batch.action_confirm()
-        env.cr.commit()
-    env.cr.execute("DELETE FROM esp_sync_event")
-    env.cr.execute("DELETE FROM queue_job")
-    env.cr.commit()
-    return customers
-
-
 def point_backends(env, sandbox):
     """Aim the demo backends at this sandbox."""
     for backend in env["esp.backend"].search([]):
