@@ -2,7 +2,8 @@
 
 The theoretical minimum of one ESP's backfill is the larger of two bounds:
 
-- the limits: the requests the backfill needs, grouped as the sandbox counts
+- the limits: the requests the backfill needs (its own endpoints: crons
+  beside it are listed, not counted), grouped as the sandbox counts
   them (per endpoint: method and path template), each group of ``N``
   requests under a fixed window of ``L`` requests per ``W`` seconds (the
   published limit times ``--rate-scale``, at least 1) cannot end before its
@@ -77,10 +78,14 @@ def limits_bound(entries, provider, start, scale):
             paths[key] = entry["path"]
     bound, lines = 0.0, []
     for (method, template), count in sorted(needed.items()):
+        own = is_backfill_request({"template": template, "path": template})
         lines.append(
             f"  {provider} {method} {template}: {count} requests"
             f" ({throttled[(method, template)]} more answered 429)"
+            + ("" if own else ", a cron's: not in the backfill's bound")
         )
+        if not own:
+            continue
         for limit, seconds in published_limits(
             provider, method, template, paths[(method, template)]
         ):
