@@ -219,12 +219,17 @@ NO_CAPTURE = "esp_sync_no_capture"
 # Historical backfill: records per bulk call, within each ESP's limits
 # (Klaviyo: 10,000 profiles / 1,000 events and 5 MB per job; Mailchimp: 500
 # operations per batch we send; Dotdigital: 500 contacts per import).
+# Klaviyo's orders: a placed order is 1 + its lines events and the adapter
+# splits a chunk into as many event jobs as needed, so 500 orders fill jobs
+# (few bulk calls under the 150/min limit) whatever the order size.
 BACKFILL_CHUNK = {
-    "klaviyo": {"profiles": 1000, "orders": 200},
+    "klaviyo": {"profiles": 1000, "orders": 500},
     "mailchimp": {"profiles": 500, "orders": 200},
     "dotdigital": {"profiles": 500, "orders": 500},
 }
 BACKFILL_POLL_SECONDS = 10
+# The poll after a backfill's last chunk comes sooner: the run ends there.
+BACKFILL_FINAL_POLL_SECONDS = 2
 # Bulk jobs a backfill keeps in flight at the ESP before it waits (Mailchimp
 # refuses more than 500 pending batches per account).
 BACKFILL_MAX_IN_FLIGHT = 20

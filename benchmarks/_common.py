@@ -26,7 +26,8 @@ import esp_runtime  # noqa: E402
 BASE_MODULES = "sale_stock,account,mail,queue_job"
 TEMPLATES = {"with": "espbench_tpl_with", "base": "espbench_tpl_base"}
 WORK = Path(tempfile.gettempdir()) / "espbench"
-CHANNELS = "root:3,root.esp_sync.urgent:2,root.esp_sync.bulk:1"
+# The channels tools/run (and the soak's servers.py) give the runner.
+CHANNELS = "root:6,root.esp_sync.urgent:3,root.esp_sync.bulk:3"
 # Further addons directories (the naive connector generates one at run time).
 EXTRA_ADDONS = []
 
@@ -57,7 +58,10 @@ def parse_options(doc, **defaults):
     parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     for name, default in defaults.items():
         option = "--" + name.replace("_", "-")
-        parser.add_argument(option, type=type(default), default=default)
+        if isinstance(default, bool):
+            parser.add_argument(option, action="store_true", default=default)
+        else:
+            parser.add_argument(option, type=type(default), default=default)
     return parser.parse_args()
 
 
@@ -117,11 +121,22 @@ def database_exists(name):
     return name in psql("SELECT datname FROM pg_database").split()
 
 
+def find_specs():
+    """Point the sandbox at the vendors' specs: beside the checkout, or beside
+    the folder of worktrees a checkout may sit in (``/work/wt/<name>``)."""
+    for folder in ROOT.parents:
+        specs = folder / "shared" / "specs"
+        if specs.is_dir():
+            os.environ.setdefault("ESP_SYNC_SPECS_DIR", str(specs))
+            return
+    esp_runtime.specs_env()
+
+
 def ensure_templates():
     """Build the two template databases once (a minute or two each)."""
     if not esp_runtime.ensure_postgres():
         sys.exit("PostgreSQL is not reachable.")
-    esp_runtime.specs_env()
+    find_specs()
     for kind, name in TEMPLATES.items():
         if database_exists(name):
             continue
@@ -137,9 +152,16 @@ def dbname(base):
 
 
 def copy_database(kind, name):
-    """A throwaway copy of a template (``kind``: with / base)."""
+    """A throwaway copy of a template (``kind``: with / base, or a database
+    name), with the
+    template's credential key (esp_sync keeps it outside the database)."""
+    template = TEMPLATES.get(kind, kind)
     drop_database(name)
-    subprocess.run(["createdb", "-T", TEMPLATES[kind], name], check=True)
+    subprocess.run(["createdb", "-T", template, name], check=True)
+    template_key = key_file(template)
+    if template_key.is_file():
+        key_file(name).write_text(template_key.read_text())
+        key_file(name).chmod(0o600)
     return name
 
 
@@ -149,6 +171,15 @@ def drop_database(name):
         check=True,
         stderr=subprocess.DEVNULL,
     )
+    if not name.startswith("espbench_tpl_"):
+        key_file(name).unlink(missing_ok=True)
+
+
+def key_file(db):
+    """esp_sync's credential key file of ``db`` (see models/esp_secret.py)."""
+    from odoo.tools import config
+
+    return Path(config["data_dir"]) / "esp_sync" / f"{db}.key"
 
 
 def init_config(with_esp=True, **options):
@@ -260,11 +291,11 @@ def verdict(misses, success):
 
 
 # -------------------------------------------------------------------- server
-def start_server(db, port):
+def start_server(db, port, channels=CHANNELS):
     """Odoo as ``tools/run`` starts it: queue_job server-wide, its runner on."""
     import xmlrpc.client
 
-    env = dict(os.environ, ODOO_QUEUE_JOB_CHANNELS=CHANNELS)
+    env = dict(os.environ, ODOO_QUEUE_JOB_CHANNELS=channels)
     log = open(WORK / f"odoo-{port}.log", "w")
     cmd = odoo_cmd(
         db,
@@ -320,15 +351,17 @@ def rpc(port, db, login="admin", password="admin"):
 class Sandbox:
     """The ESP emulator in a subprocess, with its inspection API."""
 
-    def __init__(self, port=None, rate_limits=False, validate=True):
+    def __init__(self, port=None, rate_limits=False, validate=True, rate_scale=1.0):
         self.port = port or esp_runtime.free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         cmd = [sys.executable, "-m", "sandbox", "--port", str(self.port)]
         if not rate_limits:
             cmd.append("--no-rate-limits")
+        elif rate_scale != 1.0:
+            cmd += ["--rate-limit-scale", str(rate_scale)]
         if not validate:
             cmd.append("--no-validate")
-        esp_runtime.specs_env()
+        find_specs()
         self.log = open(WORK / f"sandbox-{self.port}.log", "w")
         self.process = subprocess.Popen(
             cmd, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT
@@ -352,8 +385,9 @@ class Sandbox:
         with urllib.request.urlopen(request, timeout=30) as answer:
             return json.loads(answer.read() or b"null")
 
-    def requests(self, provider=None):
-        query = f"?provider={provider}" if provider else ""
+    def requests(self, provider=None, since=0):
+        """Logged requests, of ``provider`` and after the id ``since``."""
+        query = f"?since={int(since)}" + (f"&provider={provider}" if provider else "")
         return self.api("GET", f"requests{query}")
 
     def clear(self):

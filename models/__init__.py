@@ -27,6 +27,8 @@ from . import esp_sync_delivery_wakeup
 from . import esp_sync_mixin
 from . import esp_sync_rights
 from . import esp_backfill
+from . import esp_backfill_step
+from . import esp_backfill_poll
 from . import esp_backfill_batch
 from . import esp_webhook_receipt
 from . import res_company

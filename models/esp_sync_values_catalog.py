@@ -140,8 +140,15 @@ class EspSyncValuesCatalog(models.AbstractModel):
         return path if path.startswith("http") else f"{base}{path}"
 
     @api.model
-    def _esp_image_url(self, base, record, field, size_field):
-        """Public URL of ``record``'s image, versioned by its checksum, or ''."""
+    def _esp_image_url(self, base, record, field, size_field, images=None):
+        """Public URL of ``record``'s image, versioned by its checksum, or '';
+        ``images``: a chunk's checksums (``_esp_image_checksums``)."""
+        if images is not None:
+            checksum = images.get((record._name, record.id, field))
+            if checksum is None:
+                return ""
+            unique = f"?unique={checksum[:8]}" if checksum else ""
+            return f"{base}/web/image/{record._name}/{record.id}/{size_field}{unique}"
         # The attachment says whether there is an image without reading it.
         attachment = (
             self.env["ir.attachment"]

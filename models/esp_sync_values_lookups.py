@@ -1,7 +1,7 @@
 # Copyright 2026 esp_sync developers
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-"""Per-chunk look-ups of the profile builder: a few queries per chunk, not
-four per partner (the backfill's hot path)."""
+"""Per-chunk look-ups of the profile and order builders: a few queries per
+chunk, not several per partner or order line (the backfill's hot path)."""
 
 from typing import NamedTuple
 
@@ -20,6 +20,14 @@ class ProfileLookups(NamedTuple):
         return bool(partner.email_normalized) and (
             partner.email_normalized in self.blacklisted
         )
+
+
+class OrderLookups(NamedTuple):
+    """What ``_esp_order`` would otherwise query once per order or line."""
+
+    people: ProfileLookups
+    images: dict  # (model, id, image field) -> checksum ("" if none) of each image
+    released: dict  # order id -> when it passed the release gate (gated backends)
 
 
 class EspSyncValues(models.AbstractModel):
@@ -66,3 +74,55 @@ class EspSyncValues(models.AbstractModel):
         )
         last_consent = {b["res_id"]: b["last_consent_sent"] for b in bindings}
         return ProfileLookups(canonical, blacklisted, last_consent)
+
+    @api.model
+    def _esp_order_lookups(self, backend, orders, partners):
+        """The people, product images and release times of a chunk of orders."""
+        lines = orders.order_line.filtered(
+            lambda line: not line.display_type and line.product_id
+        )
+        variants = lines.product_id
+        images = self._esp_image_checksums(variants, "image_variant_1920")
+        images.update(self._esp_image_checksums(variants.product_tmpl_id, "image_1920"))
+        released = {}
+        if backend.release_gate != "none":
+            for event in (
+                self.env["esp.sync.event"]
+                .sudo()
+                .search(
+                    [
+                        ("res_id", "in", orders.ids),
+                        ("res_model", "=", "sale.order"),
+                        ("backend_id", "=", backend.id),
+                        ("event_type", "=", "order_released"),
+                        ("state", "in", ("pending", "sent")),
+                    ]
+                )  # newest first, as _esp_released_at
+            ):
+                released.setdefault(event.res_id, event.occurred_at)
+        return OrderLookups(
+            self._esp_profile_lookups(backend, partners), images, released
+        )
+
+    @api.model
+    def _esp_image_checksums(self, records, field):
+        """``{(model, id, field): checksum}`` of the records that have an image
+        in ``field`` (its attachment, without reading the image)."""
+        if not records:
+            return {}
+        attachments = (
+            self.env["ir.attachment"]
+            .sudo()
+            .search_read(
+                [
+                    ("res_model", "=", records._name),
+                    ("res_id", "in", records.ids),
+                    ("res_field", "=", field),
+                ],
+                ["res_id", "checksum"],
+            )
+        )
+        return {
+            (records._name, row["res_id"], field): row["checksum"] or ""
+            for row in attachments
+        }

@@ -17,7 +17,7 @@ class EspSyncValuesOrders(models.AbstractModel):
     @api.model
     def _esp_order(self, backend, order, lookups=None):
         """Snapshot of ``order`` with its refunds and fulfilment status;
-        ``lookups``: the chunk's :class:`ProfileLookups` (backfill)."""
+        ``lookups``: the chunk's :class:`OrderLookups` (backfill)."""
         partner = order.partner_id
         email = self._esp_email(partner)
         refunds = order.invoice_ids.filtered(
@@ -34,7 +34,11 @@ class EspSyncValuesOrders(models.AbstractModel):
             financial = "paid"
         released_at = None
         if backend.release_gate != "none":
-            released_at = self._esp_released_at(backend, order)
+            released_at = (
+                utc(lookups.released.get(order.id))
+                if lookups
+                else self._esp_released_at(backend, order)
+            )
             if financial == "paid" and not released_at:
                 financial = "pending"  # held by the release gate
         outgoing = order.picking_ids.filtered(
@@ -44,8 +48,9 @@ class EspSyncValuesOrders(models.AbstractModel):
         fulfilment = ""
         if done:
             fulfilment = "shipped" if done == outgoing else "partial"
+        images = lookups.images if lookups else None
         lines = tuple(
-            self._esp_line(line, line.product_uom_qty, line.price_total)
+            self._esp_line(line, line.product_uom_qty, line.price_total, images=images)
             for line in order.order_line
             if not line.display_type and line.product_id
         )
@@ -53,7 +58,9 @@ class EspSyncValuesOrders(models.AbstractModel):
             order_id=str(order.id),
             name=order.name,
             email=email,
-            external_id=self._esp_external_id(backend, email, lookups),
+            external_id=self._esp_external_id(
+                backend, email, lookups.people if lookups else None
+            ),
             placed_at=utc(order.date_order),
             currency=order.currency_id.name,
             total=order.amount_total,
@@ -91,7 +98,7 @@ class EspSyncValuesOrders(models.AbstractModel):
         return utc(released.occurred_at) if released else None
 
     @api.model
-    def _esp_line(self, sale_line, quantity, total, line_id=None):
+    def _esp_line(self, sale_line, quantity, total, line_id=None, images=None):
         product = sale_line.product_id
         unit = sale_line.price_unit
         base = product.get_base_url()
@@ -107,10 +114,10 @@ class EspSyncValuesOrders(models.AbstractModel):
             # Flows show the product's picture and link (catalogue ids match).
             product_url=self._esp_product_url(base, product),
             image_url=self._esp_image_url(
-                base, product, "image_variant_1920", "image_variant_1024"
+                base, product, "image_variant_1920", "image_variant_1024", images
             )
             or self._esp_image_url(
-                base, product.product_tmpl_id, "image_1920", "image_1024"
+                base, product.product_tmpl_id, "image_1920", "image_1024", images
             ),
             categories=tuple(product.categ_id.mapped("name")),
         )
@@ -188,8 +195,9 @@ class EspSyncValuesOrders(models.AbstractModel):
         """Placed Order events of past orders, flagged so no flow fires."""
         events, errors = [], []
         partners = backend._esp_in_scope(orders.partner_id)
-        lookups = self._esp_profile_lookups(backend, partners)
-        for order in orders.filtered(lambda o: o.partner_id in partners):
+        orders = orders.filtered(lambda o: o.partner_id in partners)
+        lookups = self._esp_order_lookups(backend, orders, partners)
+        for order in orders:
             key = f"{order._name}:{order.id}:order_placed"
             try:
                 snapshot = self._esp_order(backend, order, lookups)

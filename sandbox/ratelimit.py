@@ -72,8 +72,11 @@ class RateLimiter:
                 )
             for slot, begun, used, _limit, _seconds in rows:
                 self._windows[slot] = (begun, used + 1)
+            # The window closest to its limit; of windows used up alike, the
+            # one that resets last (when the next request can pass).
             slot, begun, used, limit, seconds = min(
-                rows, key=lambda row: (row[3] - row[2] - 1) / row[3]
+                rows,
+                key=lambda row: ((row[3] - row[2] - 1) / row[3], -(row[1] + row[4])),
             )
             return Decision(
                 True,

@@ -192,3 +192,148 @@ class TestBackfill(KlaviyoHttpMixin, EspSyncCase):
 
         small, large = queries(self.people[:5]), queries(self.people)
         self.assertLessEqual(large, small + 2, (small, large))
+
+    def test_order_chunk_lookups_same_values_constant_queries(self):
+        """A chunk's Placed Order snapshots equal the one-by-one snapshots
+        (images included), and 6 orders cost the queries of 2."""
+        values = self.env["esp.sync.values"]
+        pixel = (
+            "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQ"
+            "DwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
+        )
+        self.product.product_tmpl_id.image_1920 = pixel
+        plain = self.env["product.product"].create({"name": "No picture"})
+        orders = self.env["sale.order"]
+        for i in range(6):
+            order = self._order(partner=self.people[i], confirm=False)
+            if i % 2:
+                order.order_line = [(0, 0, {"product_id": plain.id})]
+            order.action_confirm()
+            orders |= order
+        events, errors = values._esp_backfill_orders(self.backend, orders)
+        self.assertFalse(errors)
+        one_by_one = {o.id: values._esp_order(self.backend, o) for o in orders}
+        self.assertEqual({int(e.order.order_id): e.order for e in events}, one_by_one)
+        urls = {line.image_url for e in events for line in e.order.lines}
+        self.assertIn("", urls, "a product without a picture has no image URL")
+        self.assertTrue(any("/web/image/product.template/" in u for u in urls))
+
+        def queries(chunk):
+            self.env.invalidate_all()
+            before = self.cr.sql_log_count
+            values._esp_backfill_orders(self.backend, chunk)
+            return self.cr.sql_log_count - before
+
+        small, large = queries(orders[:2]), queries(orders)
+        self.assertLessEqual(large, small + 2, (small, large))
+
+    def _first_chunk_with_headers(self, headers):
+        """Run the first profile chunk answered with ``headers``; return the
+        jobs it enqueued."""
+        self.patch(type(self.env["esp.backfill"]), "_esp_chunk_size", lambda run: 10)
+        action = self._wizard(scope="profiles").action_start()
+        with self._mock() as rsps:
+            rsps.add(
+                responses.POST,
+                f"{KLAVIYO_URL}/api/profile-bulk-import-jobs",
+                status=202,
+                headers=headers,
+                json={"data": {"type": "profile-bulk-import-job", "id": "J1"}},
+            )
+            self.trap.perform_enqueued_jobs()
+        run = self.env["esp.backfill"].browse(action["res_id"])
+        self.assertEqual(run.batch_ids.mapped("total"), [10])
+        return {job.method_name: job for job in self.trap.enqueued_jobs}
+
+    def test_next_chunk_waits_for_a_used_up_rate_limit_window(self):
+        """No 429 needed: a window with no request left delays the next
+        chunk until its reset; a window with room left does not."""
+        jobs = self._first_chunk_with_headers(
+            {
+                "RateLimit-Limit": "150",
+                "RateLimit-Remaining": "0",
+                "RateLimit-Reset": "42",
+            }
+        )
+        wait = (jobs["_esp_step"].eta - jobs["_esp_step"].date_created).total_seconds()
+        self.assertGreaterEqual(wait, 41)
+        self.assertLessEqual(wait, 44)
+        self.trap.enqueued_jobs.clear()
+        jobs = self._first_chunk_with_headers(
+            {
+                "RateLimit-Limit": "150",
+                "RateLimit-Remaining": "3",
+                "RateLimit-Reset": "42",
+            }
+        )
+        self.assertFalse(jobs["_esp_step"].eta)
+
+    def test_run_ends_at_a_prompt_poll_after_the_last_chunk(self):
+        """After the last chunk a poll comes within seconds, beside the
+        regular one, and finishes the run once the ESP is done."""
+        jobs = self._first_chunk_with_headers({})
+        self.assertIn("_esp_poll", jobs)
+        self.patch(type(self.env["esp.backfill"]), "_esp_chunk_size", lambda run: 500)
+
+        def steps_only():
+            self.trap.enqueued_jobs = [
+                job for job in self.trap.enqueued_jobs if job.method_name == "_esp_step"
+            ]
+
+        with self._mock() as rsps:
+            self._klaviyo_bulk(rsps)
+            steps_only()
+            self.trap.perform_enqueued_jobs()  # the rest of the partners
+            steps_only()
+            self.trap.perform_enqueued_jobs()  # nothing left: the last poll
+            last = [
+                job
+                for job in self.trap.enqueued_jobs
+                if job.identity_key.endswith(":last_poll")
+            ]
+            self.assertEqual(len(last), 1)
+            delay = (last[0].eta - last[0].date_created).total_seconds()
+            self.assertLessEqual(delay, const.BACKFILL_FINAL_POLL_SECONDS + 1)
+            done = {
+                "data": {
+                    "type": "profile-bulk-import-job",
+                    "id": "J1",
+                    "attributes": {"status": "complete", "completed_count": 10},
+                }
+            }
+            rsps.add(
+                responses.GET,
+                f"{KLAVIYO_URL}/api/profile-bulk-import-jobs/J1",
+                json=done,
+            )
+            self.trap.enqueued_jobs = last
+            self.trap.perform_enqueued_jobs()
+        run = self.env["esp.backfill"].search([], limit=1)
+        self.assertEqual(run.state, "done")
+
+    def test_run_covers_what_existed_at_its_start_and_ends(self):
+        """Orders confirmed while the run goes are synced live, not chased:
+        the run ends (it hung before, waiting for them) without sending them."""
+        old = self._order()
+        self.trap.enqueued_jobs.clear()
+        action = self._wizard(scope="orders").action_start()
+        run = self.env["esp.backfill"].browse(action["res_id"])
+        self.assertEqual(run.last_order_id, old.id)
+        new = self._order()
+        self.trap.enqueued_jobs = [
+            job for job in self.trap.enqueued_jobs if job.model_name == "esp.backfill"
+        ]
+        with self._mock() as rsps:
+            self._klaviyo_bulk(rsps)
+            self._run_jobs(rounds=20)
+            bodies = json.dumps(
+                [
+                    json.loads(c.request.body)
+                    for c in rsps.calls
+                    if c.request.url.endswith("/api/event-bulk-create-jobs")
+                ]
+            )
+        self.assertEqual(run.state, "done")
+        self.assertEqual(run.sent_count, run.total_count)
+        self.assertIn(f"sale.order:{old.id}:order_placed", bodies)
+        self.assertNotIn(f"sale.order:{new.id}:order_placed", bodies)

@@ -35,6 +35,21 @@ def test_fixed_windows_and_reset():
     assert limiter.check("other", limits).allowed  # keys are independent
 
 
+def test_headers_name_the_last_reset_when_every_window_is_used_up():
+    """A client that waits for the announced reset is not answered 429."""
+    clock = FakeClock(1000.2)
+    limiter = RateLimiter(clock, enabled=True)
+    limits = [(1, 1), (2, 60)]
+    first = limiter.check("k", limits)
+    assert first.remaining == 0 and first.reset == 1  # burst used up
+    clock.now = 1001.1
+    second = limiter.check("k", limits)  # burst and steady both used up
+    assert second.allowed and second.remaining == 0 and second.limit == 2
+    assert second.reset == 19  # the minute window (960-1020) ends at 1020
+    clock.now += second.reset
+    assert limiter.check("k", limits).allowed
+
+
 def test_scale_and_disabled():
     clock = FakeClock()
     limiter = RateLimiter(clock, enabled=True, scale=0.1)
