@@ -53,9 +53,10 @@ class EspBackfillStep(models.Model):
         except EspError as err:
             if err.retryable:
                 raise self._esp_retry_job(err) from err
-            self.write({"state": "failed", "last_error": str(err)})
+            message = self.backend_id._esp_redact(err)
+            self.write({"state": "failed", "last_error": message})
             self.env["esp.sync.exception"]._esp_record(self.backend_id, self, err)
-            return str(err)
+            return message
 
     def _esp_chunk_size(self):
         """Records per bulk call, within the ESP's limits (see const)."""
@@ -182,7 +183,8 @@ class EspBackfillStep(models.Model):
         """The one retry policy for backfill jobs: wait as the ESP says (or
         back off), without using up the job's retries, so a rate-limited or
         briefly unreachable ESP never leaves a backfill half done."""
-        self.last_error = str(error)[:250]
+        message = self.backend_id._esp_redact(error)
+        self.last_error = message[:250]
         return RetryableJobError(
-            str(error), seconds=int(retry_delay(error, 0)) or 1, ignore_retry=True
+            message, seconds=int(retry_delay(error, 0)) or 1, ignore_retry=True
         )

@@ -4,8 +4,11 @@ import json
 
 import responses
 
+from odoo.addons.queue_job.exception import RetryableJobError
+
 from .. import const
-from .common import EspSyncCase
+from ..providers import EspError
+from .common import KLAVIYO_KEY, EspSyncCase
 from .klaviyo_common import KLAVIYO_URL, KlaviyoHttpMixin
 
 
@@ -337,3 +340,36 @@ class TestBackfill(KlaviyoHttpMixin, EspSyncCase):
         self.assertEqual(run.sent_count, run.total_count)
         self.assertIn(f"sale.order:{old.id}:order_placed", bodies)
         self.assertNotIn(f"sale.order:{new.id}:order_placed", bodies)
+
+    def test_a_failed_run_never_shows_the_credentials(self):
+        """Whatever an adapter puts in its error, the run's last error, the
+        job's retry message and the exception are written without the key."""
+        adapter = self._recorder()
+        leak = f"refused key {KLAVIYO_KEY}"
+        adapter.fail(
+            "bulk_import_profiles", EspError(leak, category="transient", status=503)
+        )
+        adapter.fail(
+            "bulk_import_profiles",
+            EspError(leak, category="authentication", status=401),
+        )
+        self.trap.enqueued_jobs.clear()
+        action = self._wizard(scope="profiles").action_start()
+        run = self.env["esp.backfill"].browse(action["res_id"])
+        try:  # not assertRaises: it would roll back what the step wrote
+            run._esp_step()  # the outage: retried, the key left out
+        except RetryableJobError as retry:
+            self.assertNotIn(KLAVIYO_KEY, str(retry))
+        else:
+            self.fail("an outage retries the step")
+        self.assertIn("refused key", run.last_error)
+        self.assertNotIn(KLAVIYO_KEY, run.last_error)
+        run._esp_step()  # refused: the run fails, recorded
+        self.assertEqual(run.state, "failed")
+        self.assertIn("refused key", run.last_error)
+        self.assertNotIn(KLAVIYO_KEY, run.last_error)
+        exception = self.env["esp.sync.exception"].search(
+            [("res_model", "=", "esp.backfill"), ("res_id", "=", run.id)]
+        )
+        self.assertTrue(exception)
+        self.assertNotIn(KLAVIYO_KEY, exception.message)
