@@ -23,6 +23,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
 import esp_runtime  # noqa: E402
 
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import servers  # noqa: E402
+
 BASE_MODULES = "sale_stock,account,mail,queue_job"
 TEMPLATES = {"with": "espbench_tpl_with", "base": "espbench_tpl_base"}
 WORK = Path(tempfile.gettempdir()) / "espbench"
@@ -291,10 +294,10 @@ def verdict(misses, success):
 
 
 # -------------------------------------------------------------------- server
+# Starting, waiting for and stopping processes, and RPC, are ``servers.py``'s
+# (shared with the soak); these wrappers keep the scripts' short calls.
 def start_server(db, port, channels=CHANNELS):
     """Odoo as ``tools/run`` starts it: queue_job server-wide, its runner on."""
-    import xmlrpc.client
-
     env = dict(os.environ, ODOO_QUEUE_JOB_CHANNELS=channels)
     log = open(WORK / f"odoo-{port}.log", "w")
     cmd = odoo_cmd(
@@ -309,42 +312,23 @@ def start_server(db, port, channels=CHANNELS):
         "--log-level",
         "warn",
     )
-    process = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
-    common = xmlrpc.client.ServerProxy(f"http://127.0.0.1:{port}/xmlrpc/2/common")
-    deadline = time.time() + 90
-    while time.time() < deadline:
-        try:
-            common.version()
-            return process, log
-        except OSError:
-            time.sleep(0.5)
-    stop_process(process, log)
-    raise RuntimeError("Odoo did not start")
+    process = subprocess.Popen(
+        cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    if not servers.wait_for(f"http://127.0.0.1:{port}/web/health", 90):
+        stop_process(process, log)
+        raise RuntimeError("Odoo did not start")
+    return process, log
 
 
 def stop_process(process, log):
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
+    servers.stop(process)
     log.close()
 
 
 def rpc(port, db, login="admin", password="admin"):
-    """``call(model, method, *args)`` over XML-RPC as ``login``."""
-    import xmlrpc.client
-
-    url = f"http://127.0.0.1:{port}/xmlrpc/2"
-    uid = xmlrpc.client.ServerProxy(f"{url}/common").authenticate(
-        db, login, password, {}
-    )
-    models = xmlrpc.client.ServerProxy(f"{url}/object", allow_none=True)
-
-    def call(model, method, *params):
-        return models.execute_kw(db, uid, password, model, method, list(params))
-
-    return call
+    """``call(model, method, *args)`` as ``login`` (``servers.Rpc``)."""
+    return servers.Rpc(port, db, login, password)
 
 
 # ------------------------------------------------------------------- sandbox
@@ -364,17 +348,15 @@ class Sandbox:
         find_specs()
         self.log = open(WORK / f"sandbox-{self.port}.log", "w")
         self.process = subprocess.Popen(
-            cmd, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT
+            cmd,
+            cwd=ROOT,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            try:
-                self.api("GET", "health")
-                return
-            except OSError:
-                time.sleep(0.2)
-        self.stop()
-        raise RuntimeError("The sandbox did not start")
+        if not servers.wait_for(f"{self.url}/_sandbox/health", 30):
+            self.stop()
+            raise RuntimeError("The sandbox did not start")
 
     def api(self, method, path, body=None):
         data = json.dumps(body).encode() if body is not None else None
@@ -394,11 +376,7 @@ class Sandbox:
         self.api("DELETE", "requests")
 
     def stop(self):
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
+        servers.stop(self.process, timeout=10)
         self.log.close()
 
 

@@ -10,9 +10,9 @@ any subscribe with ``optInType: verifiedDouble`` (double opt-in) until the
 import base64
 
 from ..core import Response
+from .channels import ChannelsMixin
 from .common import (
     EMAIL_RE,
-    RESUBSCRIBE_FROM,
     V2_STATUS,
     ApiError,
     by_email,
@@ -22,7 +22,7 @@ from .common import (
 )
 
 
-class ContactsMixin:
+class ContactsMixin(ChannelsMixin):
     """Contacts v3 endpoints of :class:`~sandbox.dotdigital.DotdigitalApp`."""
 
     # -- contact records ------------------------------------------------------
@@ -256,73 +256,6 @@ class ContactsMixin:
         contact["lists"].update(body.get("lists") or [])
         contact["updated"] = self._iso()
         return contact, created
-
-    def _set_mobile(self, state, contact, number):
-        """The contact's mobileNumber: unique in the account, digits only."""
-        if not number.isdigit() or not 8 <= len(number) <= 15:
-            raise ApiError(
-                400,
-                f"The id value '{number}' is invalid for the identifier "
-                "'mobileNumber'",
-                code="contacts:invalidId",
-            )
-        owner = self._lookup(state, "mobileNumber", number)
-        if owner is not None and owner is not contact:
-            raise ApiError(
-                409,
-                f"The id value '{number} for the identifier 'mobileNumber' "
-                "already exists. All identifiers must be unique!",
-                code="contacts:idAlreadyExists",
-            )
-        contact["identifiers"]["mobileNumber"] = number
-
-    def _set_sms_status(self, contact, status):
-        """The SMS channel status; it needs a mobile number to belong to."""
-        if not contact["identifiers"].get("mobileNumber"):
-            raise ApiError(
-                400,
-                "The SMS channel needs the contact's mobileNumber.",
-                code="contacts:validationFailed",
-                details=[
-                    {
-                        "item": "channelProperties.sms.status",
-                        "description": "no mobileNumber for this contact",
-                    }
-                ],
-            )
-        contact["channelProperties"]["sms"] = {"status": status}
-        contact["updated"] = self._iso()
-
-    def _apply_channel(self, state, contact, email, creating):
-        channel = contact["channelProperties"]["email"]
-        for name in ("emailType", "optInType"):
-            if email.get(name):
-                channel[name] = email[name]
-        status = email.get("status") or ("subscribed" if creating else None)
-        if not status or status == channel["status"]:
-            return
-        if status == "subscribed" and channel["status"] in RESUBSCRIBE_FROM:
-            options = email.get("resubscribeOptions")
-            if options is None:
-                raise ApiError(
-                    400,
-                    f"The contact's email channel is {channel['status']}; "
-                    "resubscribing it needs channelProperties.email."
-                    "resubscribeOptions.",
-                    code="contacts:resubscribeOptionsRequired",
-                    details=[
-                        {
-                            "item": "channelProperties.email.status",
-                            "description": f"cannot change {channel['status']} to "
-                            "subscribed without resubscribeOptions",
-                        }
-                    ],
-                )
-            if not options.get("resubscribeWithNoChallenge", True):
-                status = "pendingOptIn"
-        if status == "subscribed" and channel["optInType"] == "verifiedDouble":
-            status = "pendingOptIn"  # the confirmation email goes out
-        self._set_status(state, contact, status)
 
     def _check_fields(self, state, values):
         unknown = [k for k in values if k.upper() not in state["data_fields"]]
