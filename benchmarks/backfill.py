@@ -3,7 +3,7 @@
 Usage: python3 benchmarks/backfill.py [--partners 5000] [--orders 500]
        [--rate-limited [--rate-scale 0.05]] [--profile klaviyo|mailchimp|dotdigital]
        [--channels root:6,root.esp_sync.urgent:3,root.esp_sync.bulk:3]
-       [--no-validate]
+       [--no-validate] [--naive]
 
 On a fresh copy of the esp_sync database (three demo backends aimed at a
 sandbox), creates ``--partners`` customers and ``--orders`` confirmed orders
@@ -27,6 +27,9 @@ a ratio exceeds 1.15 or a share reaches 1%.
 ``--no-validate``: the sandbox skips checking requests (and Mailchimp batch
 operations) against the OpenAPI specs, work the real ESPs do on their own
 machines, not on the 2 cores this benchmark shares with Odoo.
+
+``--naive``: then the naive design on the same database (backfill_naive.py:
+one POST per record and ESP, waiting for each answer), beside the product's.
 
 ``--profile ESP``: no server; runs that backend's backfill steps in this
 process under cProfile, with SQL statements per record (backfill_profile.py).
@@ -258,6 +261,7 @@ def main():
         profile="",
         channels=c.CHANNELS,
         no_validate=False,
+        naive=False,
     )
     c.start(f"backfill: {args.partners} partners, {args.orders} orders")
     prepare_source(args)
@@ -273,10 +277,38 @@ def main():
             result = run_backfills(args, c.dbname("espbench_backfill"), sandbox)
         finally:
             sandbox.stop()
-        return c.verdict(report(result, result["runs"]), "Backfill targets met.")
+        misses = report(result, result["runs"])
+        if args.naive:
+            naive_report(result)
+        return c.verdict(misses, "Backfill targets met.")
     finally:
         c.release(SOURCE)
         c.drop_database(SOURCE)
+
+
+def naive_report(result):
+    """The naive backfill of the same records, beside the product's."""
+    import backfill_naive
+
+    sandbox = c.Sandbox(rate_limits=False, validate=False)
+    try:
+        with c.registry_env(SOURCE) as env:
+            naive = backfill_naive.naive_backfill(env, sandbox.url)
+    finally:
+        sandbox.stop()
+        c.release(SOURCE)
+    product = max(fig["elapsed"] for fig in phase_rates(result).values())
+    records = naive["partners"] + naive["orders"]
+    issue_size = naive["seconds"] / max(records, 1) * (ISSUE_PARTNERS + ISSUE_ORDERS)
+    print(
+        f"\nnaive backfill (one POST per record and ESP, answers waited for): "
+        f"{naive['partners']} partners + {naive['orders']} orders, "
+        f"{naive['requests']} requests in {naive['seconds']:.1f}s "
+        f"({records / naive['seconds']:.0f} records/s for the three ESPs); "
+        f"esp_sync's three backfills of the same records: {product:.1f}s. "
+        f"At the issue's size: naive {issue_size:.0f}s"
+        f" on loopback, plus 3 x 400,000 ESP round trips (about 33 h at 100 ms)."
+    )
 
 
 def profile(args):

@@ -363,7 +363,11 @@ class Oracle:
         for contact in state["contacts"].values():
             email = (contact.get("identifiers") or {}).get("email", "").lower()
             person = people.get(email)
-            if person and contact["status"] == "subscribed" and not person["opted_in"]:
+            # Subscribed for marketing = subscribed inside an address book:
+            # outside one is the neutral state of someone who never opted in.
+            books = contact.get("lists") or []
+            marketing = contact["status"] == "subscribed" and bool(books)
+            if person and marketing and not person["opted_in"]:
                 unsafe.append(f"{email} subscribed at Dotdigital")
         self.report.problem(
             "consent: subscribed after an opt-out (dotdigital)", len(unsafe), unsafe
