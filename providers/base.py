@@ -191,6 +191,17 @@ class EspAdapter(abc.ABC):
         """:meth:`_send` and return the decoded JSON body (``{}`` when none)."""
         return response_json(self._send(method, path, json=json, params=params))
 
+    def _delete_if_present(self, path):
+        """DELETE ``path``; False when the ESP did not have it (404), which
+        for a removal means already gone."""
+        try:
+            self._request("DELETE", path)
+        except EspError as error:
+            if error.status != 404:
+                raise
+            return False
+        return True
+
     def _prepare_request(self, method, path, body):
         """Return ``(url, transport options)`` for one request: the ESP's URL,
         auth and headers, and ``body`` encoded. Raise a configuration

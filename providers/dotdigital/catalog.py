@@ -66,13 +66,7 @@ class CatalogMixin:
             collection=self._catalog_collection(),
             record_id=urllib.parse.quote(str(removal.external_id), safe=""),
         )
-        deleted = True
-        try:
-            self._request("DELETE", path)
-        except EspError as error:
-            if error.status != 404:
-                raise
-            deleted = False
+        deleted = self._delete_if_present(path)
         return self._result(
             external_id=str(removal.external_id), detail={"deleted": deleted}
         )

@@ -47,18 +47,22 @@ class InboundMixin:
                         found[key] = update
         return sorted(found.values(), key=lambda u: (u.occurred_at, u.email))
 
-    def read_consent(self, email):
-        """The profile's opt-out (suppression or unsubscribe), newest first."""
+    def _profile_with_subscriptions(self, email):
+        """The profile of ``email`` with its subscriptions ([] or [profile])."""
         self._start()
         params = {
             "filter": f'equals(email,"{self._email(email)}")',
             "additional-fields[profile]": "subscriptions",
         }
         doc = self._request("GET", const.PATH_PROFILES, params=params)
+        return (doc.get("data") or [])[:1]
+
+    def read_consent(self, email):
+        """The profile's opt-out (suppression or unsubscribe), newest first."""
         epoch = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
         updates = [
             update
-            for profile in (doc.get("data") or [])[:1]
+            for profile in self._profile_with_subscriptions(email)
             for update in self._profile_consent_updates(profile, epoch)
         ]
         return max(updates, key=lambda u: u.occurred_at, default=None)

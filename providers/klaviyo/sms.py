@@ -148,14 +148,8 @@ class SmsConsentMixin:
 
     def read_sms_consent(self, email):
         """The profile's SMS unsubscribe, if any (read before an opt-in)."""
-        self._start()
-        params = {
-            "filter": f'equals(email,"{self._email(email)}")',
-            "additional-fields[profile]": "subscriptions",
-        }
-        doc = self._request("GET", const.PATH_PROFILES, params=params)
         epoch = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
-        for profile in (doc.get("data") or [])[:1]:
+        for profile in self._profile_with_subscriptions(email):
             for update in sms_opt_outs(profile, epoch):
                 return update
         return None

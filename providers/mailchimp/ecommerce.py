@@ -273,13 +273,7 @@ class EcommerceMixin:
             store_id=self._store_id(),
             product_id=quote(str(removal.external_id), safe=""),
         )
-        deleted = True
-        try:
-            self._request("DELETE", path)
-        except EspError as error:
-            if error.status != 404:
-                raise
-            deleted = False
+        deleted = self._delete_if_present(path)
         return self._result(
             external_id=str(removal.external_id), detail={"deleted": deleted}
         )
@@ -295,13 +289,7 @@ class EcommerceMixin:
             )
             + f"/variants/{quote(str(removal.external_id), safe='')}"
         )
-        deleted = True
-        try:
-            self._request("DELETE", path)
-        except EspError as error:
-            if error.status != 404:
-                raise
-            deleted = False
+        deleted = self._delete_if_present(path)
         return self._result(
             external_id=str(removal.external_id), detail={"deleted": deleted}
         )
