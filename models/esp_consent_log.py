@@ -73,9 +73,7 @@ class EspConsentLog(models.Model):
     )
     event = fields.Selection(EVENTS, required=True)
     source = fields.Selection(SOURCES, required=True)
-    backend_id = fields.Many2one(
-        "esp.backend", "Backend", ondelete="set null", index=True
-    )
+    backend_id = fields.Many2one("esp.backend", ondelete="set null", index=True)
     list_ref = fields.Char(
         "List / audience",
         help="The ESP list, audience or address book the change applied to.",

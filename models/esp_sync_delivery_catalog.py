@@ -99,13 +99,14 @@ class EspSyncDeliveryCatalog(models.AbstractModel):
 
     @api.model
     def _esp_after_success(self, backend, row, record, values):
-        super()._esp_after_success(backend, row, record, values)
+        result = super()._esp_after_success(backend, row, record, values)
         if isinstance(values, ev.CatalogRemoval):
             # The ESP no longer has the item: nothing is synced, and the
             # next offer of it (un-archived) is sent whole.
             self._esp_product_bindings(backend, record.id).write(
                 {"last_sync_at": False, "last_payload_hash": False}
             )
+        return result
 
     @api.model
     def _esp_product_bindings(self, backend, template_id):
