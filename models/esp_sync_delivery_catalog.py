@@ -10,10 +10,9 @@ item: the ESP no longer has it, and selling it again sends it whole. A
 variant deleted from a product still sold is removed from it the same way.
 """
 
-from odoo import _, api, fields, models
+from odoo import _, api, models
 
 from ..providers import events as ev
-from .esp_sync_delivery_support import remember_endpoint
 from .esp_sync_values import payload_hash
 
 TEMPLATE = "product.template"
@@ -82,20 +81,7 @@ class EspSyncDeliveryCatalog(models.AbstractModel):
     @api.model
     def _esp_mark_removed(self, backend, adapter, unit, result, removal):
         """The ledger rows of a removal sent (or skipped by the adapter)."""
-        remember_endpoint(backend, adapter)
-        now = fields.Datetime.now()
-        for event in unit:
-            event.write(
-                {
-                    "state": "skipped" if result.skipped_reason else "sent",
-                    "note": result.skipped_reason or False,
-                    "sent_at": now,
-                    "payload_hash": payload_hash(removal),
-                    "attempts": event.attempts + 1,
-                    "retry_since": False,
-                    "latency_seconds": (now - event.occurred_at).total_seconds(),
-                }
-            )
+        self._esp_mark_sent(backend, adapter, unit, result, payload_hash(removal))
 
     @api.model
     def _esp_after_success(self, backend, row, record, values):

@@ -80,6 +80,17 @@ class EspSyncDeliveryUnit(models.AbstractModel):
             self._esp_mark_done(unit, unheard)
             return None
         result = getattr(adapter, ADAPTER_METHOD[type(values)])(values)
+        self._esp_mark_sent(backend, adapter, unit, result, digest)
+        binding._esp_mark_synced(row, result, digest, values)
+        rules._esp_remember_audience(backend, binding, adapter, values)
+        self.env["esp.sync.exception"]._esp_resolve(backend, record, row.stream)
+        self._esp_after_success(backend, row, record, values)
+        return result
+
+    @api.model
+    def _esp_mark_sent(self, backend, adapter, unit, result, digest):
+        """The ledger rows of a delivery the ESP accepted (or the adapter
+        skipped), with what was sent and how long it took."""
         remember_endpoint(backend, adapter)
         now = fields.Datetime.now()
         for event in unit:
@@ -94,11 +105,6 @@ class EspSyncDeliveryUnit(models.AbstractModel):
                     "latency_seconds": (now - event.occurred_at).total_seconds(),
                 }
             )
-        binding._esp_mark_synced(row, result, digest, values)
-        rules._esp_remember_audience(backend, binding, adapter, values)
-        self.env["esp.sync.exception"]._esp_resolve(backend, record, row.stream)
-        self._esp_after_success(backend, row, record, values)
-        return result
 
     @api.model
     def _esp_capture_instead(self, backend, records, event_type):
