@@ -58,9 +58,14 @@ def fault_rules(outage_start, outage_seconds):
 
 
 def drain(rpc, timeout, say):
-    """Wait until no ledger row is pending and no esp_sync job is alive."""
+    """Wait until no ledger row is pending and no esp_sync job is alive.
+
+    A job retrying within the next minute (a consent poll answered 429 under
+    the faults) is alive: the oracle must not read Odoo before it commits.
+    """
     deadline = time.time() + timeout
     while time.time() < deadline:
+        soon = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(time.time() + 60))
         pending = rpc(
             "esp.sync.event",
             "search_count",
@@ -74,7 +79,7 @@ def drain(rpc, timeout, say):
                 ("func_string", "like", "esp.backend"),
                 "|",
                 ("eta", "=", False),
-                ("eta", "<=", time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())),
+                ("eta", "<=", soon),
             ],
         )
         if not pending and not jobs:
