@@ -9,7 +9,6 @@ Dotdigital backend, all with double opt-in, on the in-process sandbox
 """
 
 import datetime
-import os
 
 from odoo import fields
 from odoo.exceptions import ValidationError
@@ -20,7 +19,7 @@ from odoo.addons.esp_sync.providers.dotdigital import adapter as dotdigital_adap
 from odoo.addons.esp_sync.providers.mailchimp import adapter as mailchimp_adapter
 from odoo.addons.esp_sync.providers.mailchimp.util import subscriber_hash
 
-from .common import EspSyncCase
+from .common import EspSyncCase, use_shared_specs
 
 KLAVIYO_KEY = "pk_sandbox_double_opt_in"
 MAILCHIMP_KEY = "sandboxdoi-us1"
@@ -28,17 +27,11 @@ AUDIENCE = "aud00001"
 DD_USER = "apiuser-sandbox-doi@apiconnector.com"
 
 
-def _specs_dir():
-    # The addon directory may be a symlink: resolve it to find ../shared.
-    addon = os.path.realpath(os.path.join(os.path.dirname(__file__), os.pardir))
-    return os.path.join(os.path.dirname(addon), "shared", "specs")
-
-
 @tagged("post_install", "-at_install")
 class TestDoubleOptInSandbox(EspSyncCase):
     @classmethod
     def setUpClass(cls):
-        os.environ.setdefault("ESP_SYNC_SPECS_DIR", _specs_dir())
+        use_shared_specs()
         super().setUpClass()
         from odoo.addons.esp_sync.sandbox import Sandbox
 

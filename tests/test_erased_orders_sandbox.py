@@ -4,15 +4,14 @@
 data, end to end on the in-process sandbox."""
 
 import json
-import os
 
 from odoo.exceptions import ValidationError
 from odoo.tests import tagged
 
 from odoo.addons.esp_sync.providers.mailchimp import adapter as mailchimp_adapter
 
-from .common import EspSyncCase
-from .test_erasure_sandbox import AUDIENCE, _specs_dir
+from .common import EspSyncCase, use_shared_specs
+from .test_erasure_sandbox import AUDIENCE
 
 KLAVIYO_KEY = "pk_sandbox_erased_orders"
 MAILCHIMP_KEY = "sandboxerasedorders-us1"
@@ -22,7 +21,7 @@ MAILCHIMP_KEY = "sandboxerasedorders-us1"
 class TestErasedOrdersSandbox(EspSyncCase):
     @classmethod
     def setUpClass(cls):
-        os.environ.setdefault("ESP_SYNC_SPECS_DIR", _specs_dir())
+        use_shared_specs()
         super().setUpClass()
         from odoo.addons.esp_sync.sandbox import Sandbox
 

@@ -7,8 +7,6 @@ in-process sandbox (requests validated against the vendors' OpenAPI
 documents); a second company's backend that never knew the person.
 """
 
-import os
-
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import tagged
 
@@ -17,7 +15,7 @@ from odoo.addons.esp_sync.providers.mailchimp import adapter as mailchimp_adapte
 from odoo.addons.esp_sync.providers.mailchimp.util import subscriber_hash
 
 from .. import const
-from .common import EspSyncCase
+from .common import EspSyncCase, use_shared_specs
 
 KLAVIYO_KEY = "pk_sandbox_erasure"
 MAILCHIMP_KEY = "sandboxerasure-us1"
@@ -25,17 +23,11 @@ AUDIENCE = "aud00001"
 DD_USER = "apiuser-sandbox-erasure@apiconnector.com"
 
 
-def _specs_dir():
-    # The addon directory may be a symlink: resolve it to find ../shared.
-    addon = os.path.realpath(os.path.join(os.path.dirname(__file__), os.pardir))
-    return os.path.join(os.path.dirname(addon), "shared", "specs")
-
-
 @tagged("post_install", "-at_install")
 class TestErasureSandbox(EspSyncCase):
     @classmethod
     def setUpClass(cls):
-        os.environ.setdefault("ESP_SYNC_SPECS_DIR", _specs_dir())
+        use_shared_specs()
         super().setUpClass()
         from odoo.addons.esp_sync.sandbox import Sandbox
 
